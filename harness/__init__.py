@@ -1,0 +1,16 @@
+"""The test and notebook harness: start a server as a process, talk to it, read its log."""
+
+from harness.process import ServerError, ServerProcess
+from harness.wire import Exchange, Response, chunked, curl_command, exchange, parse_response, request
+
+__all__ = [
+    "Exchange",
+    "Response",
+    "ServerError",
+    "ServerProcess",
+    "chunked",
+    "curl_command",
+    "exchange",
+    "parse_response",
+    "request",
+]

@@ -1,0 +1,46 @@
+"""Run a server script as ``__main__`` and stop it when our standard input closes.
+
+    python -m harness.launch steps/04_response/server.py --port 0
+
+The script runs exactly as ``python SCRIPT ARGS`` would run it. The one addition is a
+watchdog: whoever started us holds the write end of our stdin, and if that process
+dies (a notebook kernel that is restarted or killed, a test run stopped with kill -9)
+the pipe closes. We then stop ourselves the same way Ctrl-C would, so a server is
+never left running with nobody to talk to it.
+"""
+
+import os
+import runpy
+import signal
+import sys
+import threading
+
+GRACE_SECONDS = 5.0
+
+
+def _stop_when_stdin_closes() -> None:
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    # Same path as Ctrl-C: the script's KeyboardInterrupt handling runs.
+    signal.raise_signal(signal.SIGINT)
+    # If the script ignores it, leave anyway after a grace period.
+    killer = threading.Timer(GRACE_SECONDS, os._exit, args=(1,))
+    killer.daemon = True
+    killer.start()
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m harness.launch SCRIPT [ARGS...]")
+    script = os.path.abspath(sys.argv[1])
+    sys.argv = [script, *sys.argv[2:]]
+    sys.path[0] = os.path.dirname(script)  # as if started with `python SCRIPT`
+    threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Start a server script as a real process, wait until it says it listens, read its log.
+
+Used by the step tests, the notebooks and the solution's tests: the one copy.
+
+    with ServerProcess("steps/04_response/server.py") as server:
+        print(server.host, server.port)     # the real port: it was started with --port 0
+        ...                                 # talk to it over the network
+        server.wait_for(r"Handle: GET")     # wait (bounded) for a log line
+    # stopped with Ctrl-C (SIGINT), then terminate/kill if needed, and reaped
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LISTENING = re.compile(r"Listening on (?P<host>\S+):(?P<port>\d+)")
+
+
+class ServerError(RuntimeError):
+    """The server exited, or did not say what we waited for in time."""
+
+
+class ServerProcess:
+    """A server script running in its own process, with its output kept line by line.
+
+    stdout and stderr are merged into ``lines``: the order of log lines and tracebacks
+    is the order the server wrote them in.
+    """
+
+    def __init__(
+        self,
+        script: str | os.PathLike,
+        *args: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 10.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.script = Path(script).resolve()
+        self.args = ["--host", host, "--port", str(port), *args]
+        self.startup_timeout = startup_timeout
+        self.env = env
+        self.host: str = host
+        self.port: int = port
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+        self._new_line = threading.Condition()
+        self._reader: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> ServerProcess:
+        if not self.script.is_file():
+            raise ServerError(f"no such server script: {self.script}")
+        command = [sys.executable, "-u", "-m", "harness.launch", str(self.script), *self.args]
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.script.parent,
+            env={**os.environ, **(self.env or {})},
+            stdin=subprocess.PIPE,  # the server stops when this pipe closes (harness.launch)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",
+            # Same process group as us: Ctrl-C in a terminal, or "Interrupt kernel" in
+            # Jupyter (SIGINT to the kernel's group), stops the server too. If we die
+            # without a chance to stop it, its stdin closes and it stops itself.
+        )
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        atexit.register(self.stop)
+        try:
+            found = self.wait_for(LISTENING, timeout=self.startup_timeout)
+        except ServerError:
+            self.stop()
+            raise
+        self.host, self.port = found["host"], int(found["port"])
+        return self
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """Stop the server as Ctrl-C would, escalate if it does not go; return its exit code."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        if process.stdin and not process.stdin.closed:
+            try:
+                process.stdin.close()
+            except OSError:  # the pipe is already broken: nothing left to close
+                pass
+        if self._reader is not None:
+            self._reader.join(timeout)
+        if process.stdout and not process.stdout.closed:
+            process.stdout.close()
+        atexit.unregister(self.stop)
+        return process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- the log -------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._new_line:
+                self.lines.append(line.rstrip("\n"))
+                self._new_line.notify_all()
+        with self._new_line:  # end of output: wake up anyone still waiting
+            self._new_line.notify_all()
+
+    def mark(self) -> int:
+        """A position in the log; pass it as ``since`` to look only at newer lines."""
+        with self._new_line:
+            return len(self.lines)
+
+    def log(self, since: int = 0) -> str:
+        with self._new_line:
+            return "\n".join(self.lines[since:])
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0) -> re.Match[str]:
+        """Wait until a log line (from ``since`` on) matches ``pattern``; return the match.
+
+        Raises ServerError if the server exits first or ``timeout`` seconds pass.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        index = since
+        with self._new_line:
+            while True:
+                for index in range(index, len(self.lines)):
+                    found = regex.search(self.lines[index])
+                    if found:
+                        return found
+                else:
+                    index = len(self.lines)
+                finished = self._reader is None or not self._reader.is_alive()
+                left = deadline - time.monotonic()
+                if finished or left <= 0:
+                    why = "the server's output ended" if finished else f"{timeout:g} s passed"
+                    raise ServerError(
+                        f"{why} before a line matched {regex.pattern!r}.\n"
+                        f"Server: {self.script}\nIts output:\n{self.log() or '(nothing)'}"
+                    )
+                self._new_line.wait(left)

@@ -1,0 +1,114 @@
+"""Step 03: a Router that hands each request to the handler for its path and method.
+
+Handlers are registered with add_route(path, {method: handler}). When a request is
+complete, the Router's dispatch() finds the handler and runs it. The handler only
+logs the request: answering the client comes in step 04.
+"""
+
+import argparse
+import asyncio
+
+from httptools import HttpRequestParser, parse_url
+
+
+class Request:
+    def __init__(self, method, url, body):
+        self.encoding = "utf-8"
+        self.method = method
+        self.url = url
+        self.body = body
+        # Routing uses the path only: "/hello_world?x=1" has the path "/hello_world".
+        self.path = parse_url(url.encode(self.encoding)).path.decode(self.encoding)
+
+
+class Router:
+    """Maps a path to {method: handler}. One Router is shared by every connection."""
+
+    def __init__(self):
+        self.mapping = {}
+
+    def add_route(self, path, methods_handler):
+        self.mapping[path] = methods_handler
+
+    async def dispatch(self, request):
+        handlers = self.mapping.get(request.path)
+        if not handlers:
+            return
+        method_handler = handlers.get(request.method)
+        if not method_handler:
+            return
+        await method_handler(request)
+
+
+class Server(asyncio.Protocol):
+    """One Server object per connection: it holds that connection's parser state."""
+
+    def __init__(self, router):
+        self.encoding = "utf-8"
+        self._request_parser = HttpRequestParser(self)
+        self.router = router
+        self.tasks = set()
+
+    # Called by asyncio with whatever bytes the network delivered: part of a
+    # request, exactly one, or several.
+    def data_received(self, data):
+        self._request_parser.feed_data(data)
+
+    # Called by the parser as it recognises the parts of a request. The URL and the
+    # body may each come in several pieces, so we collect the pieces.
+    def on_message_begin(self):
+        self._url_parts = []
+        self._body_parts = []
+
+    def on_url(self, url):
+        self._url_parts.append(url)
+
+    def on_body(self, body):
+        self._body_parts.append(body)
+
+    def on_message_complete(self):
+        request = Request(
+            method=self._request_parser.get_method().decode(self.encoding),
+            url=b"".join(self._url_parts).decode(self.encoding),
+            body=b"".join(self._body_parts) or None,
+        )
+        # The handler is a coroutine: run it as a task on the event loop. asyncio only
+        # keeps a weak reference to tasks, so we hold one until the task is done.
+        task = asyncio.get_running_loop().create_task(self.router.dispatch(request))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def hello_world_app(router):
+    async def hello_world(request):
+        print(f"Handle: {request.method} {request.url} {request.body}", flush=True)
+
+    router.add_route("/hello_world", {"GET": hello_world})
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    return parser.parse_args()
+
+
+async def main(host, port):
+    router = Router()
+    hello_world_app(router)
+    loop = asyncio.get_running_loop()
+    # The factory is called once per connection, so each one gets its own Server;
+    # they all share the one router.
+    server = await loop.create_server(lambda: Server(router), host, port)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"Listening on {host}:{port}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    try:
+        asyncio.run(main(args.host, args.port))
+    except KeyboardInterrupt:  # Ctrl-C
+        print("Server stopped", flush=True)

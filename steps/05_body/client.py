@@ -1,0 +1,58 @@
+"""Step 05: send GET /hello_world, then POST /hello_world with a JSON body.
+
+The server closes the connection after its response, so we read until the end of
+the stream, but never longer than a bounded time.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+
+TIMEOUT_SECONDS = 5.0
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    return parser.parse_args()
+
+
+async def send(host, port, message):
+    reader, writer = await asyncio.open_connection(host, port)
+    print(f"Send: {message!r}")
+    writer.write(message.encode("utf-8"))
+    await writer.drain()
+    data = await reader.read()  # everything, up to the server closing the connection
+    print(f"Received:\n{data.decode('utf-8')}\n")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def main(host, port):
+    get = "GET /hello_world HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    body = json.dumps({"key1": "value1", "key2": "value2"})
+    post = (
+        "POST /hello_world HTTP/1.1\r\n"
+        "Host: example.com\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body.encode('utf-8'))}\r\n"  # bytes, not characters
+        "\r\n"
+        f"{body}"
+    )
+    try:
+        for message in (get, post):
+            await asyncio.wait_for(send(host, port, message), TIMEOUT_SECONDS)
+    except OSError as error:
+        print(f"Could not talk to {host}:{port}: {error!r}; is the server running?", file=sys.stderr)
+        return 1
+    except asyncio.TimeoutError:
+        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    sys.exit(asyncio.run(main(args.host, args.port)))

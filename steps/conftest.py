@@ -1,0 +1,83 @@
+"""Fixtures for the step tests: a step's server as a real process, and its client.
+
+Every step's tests use the same three fixtures:
+
+- ``server``: the step's ``server.py`` (or the file given with ``--server PATH`` /
+  ``STEP_SERVER=PATH``) started once per test module on a free port;
+- ``start_server``: a fresh server for tests that need one to themselves;
+- ``run_client``: runs the step's ``client.py`` against a port, bounded in time.
+
+After a server stops we check its log for DeprecationWarnings: the step code must
+keep working on every Python from 3.10 on, and a deprecation is how that breaks first.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ServerProcess
+
+CLIENT_TIMEOUT = 20.0
+
+
+def _server_script(request: pytest.FixtureRequest) -> Path:
+    chosen = request.config.getoption("--server") or os.environ.get("STEP_SERVER")
+    if chosen:
+        return Path(chosen).resolve()
+    return Path(request.module.__file__).parent / "server.py"
+
+
+def _assert_no_deprecations(server: ServerProcess) -> None:
+    log = server.log()
+    assert "DeprecationWarning" not in log, f"the server's code raised a DeprecationWarning:\n{log}"
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest):
+    srv = ServerProcess(_server_script(request)).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    _assert_no_deprecations(srv)
+
+
+@pytest.fixture
+def start_server(request: pytest.FixtureRequest):
+    """Start a server of this step to yourself: ``srv = start_server()``; stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        srv = ServerProcess(_server_script(request), *args)
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()
+    for srv in started:
+        _assert_no_deprecations(srv)
+
+
+@pytest.fixture
+def run_client(request: pytest.FixtureRequest):
+    """Run this step's client.py against ``port``; returns the CompletedProcess (text)."""
+    client = Path(request.module.__file__).parent / "client.py"
+
+    def run(port: int, *args: str, timeout: float = CLIENT_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-u", str(client), "--host", "127.0.0.1", "--port", str(port), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        assert "DeprecationWarning" not in done.stderr, done.stderr
+        return done
+
+    return run
