@@ -5,7 +5,8 @@ Every step's tests use the same three fixtures:
 - ``server``: the step's ``server.py`` (or the file given with ``--server PATH`` /
   ``STEP_SERVER=PATH``) started once per test module on a free port;
 - ``start_server``: a fresh server for tests that need one to themselves;
-- ``run_client``: runs the step's ``client.py`` against a port, bounded in time.
+- ``run_client``: runs the step's ``client.py`` (or ``--client PATH`` / ``STEP_CLIENT=PATH``)
+  against a port, bounded in time.
 
 After a server stops we check its log for DeprecationWarnings: the step code must
 keep working on every Python from 3.10 on, and a deprecation is how that breaks first.
@@ -67,7 +68,8 @@ def start_server(request: pytest.FixtureRequest):
 @pytest.fixture
 def run_client(request: pytest.FixtureRequest):
     """Run this step's client.py against ``port``; returns the CompletedProcess (text)."""
-    client = Path(request.module.__file__).parent / "client.py"
+    chosen = request.config.getoption("--client") or os.environ.get("STEP_CLIENT")
+    client = Path(chosen).resolve() if chosen else Path(request.module.__file__).parent / "client.py"
 
     def run(port: int, *args: str, timeout: float = CLIENT_TIMEOUT) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(

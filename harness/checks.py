@@ -1,0 +1,120 @@
+"""Checks shared by the step tests. A failure says what was sent, what came back, and
+the curl command that sends the same request (see ``Exchange.explain``)."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import socket
+import threading
+import time
+from http import HTTPStatus
+
+from harness.process import ServerProcess
+from harness.wire import Exchange, exchange
+
+# A few characters that take 2, 3 and 4 bytes in UTF-8.
+NON_ASCII = "éüñ✓日本語😀"
+
+
+def random_word(size: int = 8) -> str:
+    """Random ASCII letters and digits: safe in a URL path, different on every run."""
+    return secrets.token_hex(size // 2 + 1)[:size]
+
+
+def random_text(size: int = 12) -> str:
+    """Random text that mixes ASCII with multi-byte characters."""
+    pool = "abcdefghijklmnopqrstuvwxyz0123456789 " + NON_ASCII
+    return "".join(random.choice(pool) for _ in range(size)) + random.choice(NON_ASCII)
+
+
+def json_response(ex: Exchange, status: int) -> object:
+    """Check a complete JSON response with ``status``, then return its decoded body.
+
+    Checks: the status line (version, code, reason phrase), CRLF line endings, a
+    ``Content-Type: application/json`` header, ``Content-Length`` equal to the number
+    of body bytes, ``Connection: close`` and the server closing the connection.
+    """
+    response = ex.response  # a strict parse: raises with the exchange if not valid HTTP
+    expected = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
+    assert response.status_line == expected, ex.explain(f"expected the status line {expected!r}")
+    assert response.header("Content-Type") == "application/json", ex.explain("expected Content-Type: application/json")
+    length = response.header("Content-Length")
+    assert length is not None, ex.explain("the response has no Content-Length")
+    assert int(length) == len(response.body) and len(ex.received) == len(response.head) + int(length), ex.explain(
+        f"Content-Length says {length} but the body is {len(ex.received) - len(response.head)} bytes"
+    )
+    assert (response.header("Connection") or "").lower() == "close", ex.explain("expected Connection: close")
+    assert ex.closed, ex.explain("the server should close the connection after its response")
+    try:
+        return json.loads(response.body.decode("utf-8"))
+    except ValueError as error:
+        raise AssertionError(ex.explain(f"the body is not UTF-8 JSON: {error}")) from None
+
+
+def assert_no_answer(ex: Exchange) -> None:
+    """Nothing came back and the connection is still open: this step does not answer."""
+    assert ex.received == b"" and not ex.closed, ex.explain("expected no answer and an open connection")
+
+
+def assert_stops_cleanly(server: ServerProcess) -> None:
+    """Ctrl-C (SIGINT) ends the server with exit status 0 and no traceback."""
+    status = server.stop()
+    assert status == 0, f"exit status {status} after Ctrl-C; the server's output:\n{server.log()}"
+    assert "Traceback" not in server.log(), f"a traceback after Ctrl-C:\n{server.log()}"
+
+
+def interleave(server: ServerProcess, first: bytes, second: bytes, split: int, timeout: float = 3.0,
+               pause: float = 0.05):
+    """Two clients at once: A sends ``first[:split]``, B sends all of ``second``, then A
+    sends the rest. Returns both Exchanges (A, B); each reads until the server closes
+    or ``timeout``.
+
+    The pauses let the server read each piece on its own; without them A's two pieces
+    may reach the server together and nothing interleaves. With one protocol object
+    shared by all connections (the article's bug), A's and B's bytes then end up in
+    the same parser, and their answers in the same transport.
+    """
+    a = socket.create_connection(server.address, timeout=timeout)
+    b = socket.create_connection(server.address, timeout=timeout)
+    results: dict[str, Exchange] = {}
+    try:
+        a.sendall(first[:split])
+        time.sleep(pause)
+        b.sendall(second)
+        time.sleep(pause)
+        a.sendall(first[split:])
+        threads = [
+            threading.Thread(target=lambda: results.__setitem__("a", _finish(a, server, first, timeout))),
+            threading.Thread(target=lambda: results.__setitem__("b", _finish(b, server, second, timeout))),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout + 2)
+    finally:
+        a.close()
+        b.close()
+    return results["a"], results["b"]
+
+
+def _finish(sock: socket.socket, server: ServerProcess, sent: bytes, timeout: float) -> Exchange:
+    result = Exchange(server.host, server.port, [sent])
+    chunks = []
+    sock.settimeout(timeout)
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        result.closed = True
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        result.reset = True
+    result.received = b"".join(chunks)
+    return result
+
+
+def send(server: ServerProcess, *pieces: bytes, **options) -> Exchange:
+    """``exchange`` with the server's address filled in."""
+    return exchange(server.host, server.port, *pieces, **options)

@@ -1,0 +1,51 @@
+"""The repository is consistent: a notebook per step, notebooks built from their sources and stripped."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = sorted(p for p in (ROOT / "steps").iterdir() if p.is_dir() and p.name[:2].isdigit())
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_one_notebook_per_step():
+    assert [p.name for p in STEPS] == [p.stem for p in NOTEBOOKS]
+
+
+def test_every_step_is_complete():
+    for step in STEPS:
+        number = step.name[:2]
+        for name in ("server.py", "client.py", "README.md", f"test_step{number}.py"):
+            assert (step / name).is_file(), f"{step.name} has no {name}"
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("notebook_build", ROOT / "notebooks" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_are_built_from_their_sources():
+    build = _build_module()
+    sources = sorted((ROOT / "notebooks" / "src").glob("*.py"))
+    assert [p.stem for p in sources] == [p.stem for p in NOTEBOOKS]
+    for source in sources:
+        notebook = ROOT / "notebooks" / f"{source.stem}.ipynb"
+        assert notebook.read_text() == build.build(source), (
+            f"{notebook.name} differs from what notebooks/src/{source.name} builds: "
+            "run `python notebooks/build.py`"
+        )
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in NOTEBOOKS:
+        notebook = json.loads(path.read_text())
+        ids = [cell.get("id") for cell in notebook["cells"]]
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: cell ids missing or repeated"
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name} has outputs"
