@@ -6,7 +6,7 @@ A test suite that passes proves little until we have seen it fail for the right
 reason. For every bug in DESIGN.md's list, this builds a variant of the step's file
 with the article's code put back (harness.variant), runs that step's tests against
 it (`pytest steps/NN --server VARIANT`, or `--client VARIANT`), and expects at
-least one failure. It prints which tests caught each bug and exits 1 if a bug got
+least one failure. It prints the first test that caught each bug and exits 1 if a bug got
 through unnoticed.
 """
 
@@ -114,7 +114,7 @@ BUGS = [
 
 def run(step: str, file: str, buggy: Path) -> subprocess.CompletedProcess[str]:
     option = "--server" if file == "server.py" else "--client"
-    command = [sys.executable, "-m", "pytest", f"steps/{step}", "-q", "--timeout", "60", option, str(buggy)]
+    command = [sys.executable, "-m", "pytest", f"steps/{step}", "-q", "-x", "--timeout", "60", option, str(buggy)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -128,7 +128,7 @@ def main() -> int:
         started = time.monotonic()
         buggy = variant(STEPS / step / file, *replacements, name=f"{step}_{file}")
         done = run(step, file, buggy)
-        failed = sorted(set(re.findall(r"FAILED \S+::(\w+)", done.stdout)))
+        failed = sorted(set(re.findall(r"(?:FAILED|ERROR) \S+::(\w+)", done.stdout)))
         caught = done.returncode != 0 and failed
         escaped += not caught
         verdict = "caught" if caught else "NOT CAUGHT"
