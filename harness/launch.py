@@ -9,6 +9,7 @@ the pipe closes. We then stop ourselves the same way Ctrl-C would, so a server i
 never left running with nobody to talk to it.
 """
 
+import _thread
 import os
 import runpy
 import signal
@@ -24,8 +25,13 @@ def _stop_when_stdin_closes() -> None:
             pass
     except OSError:
         pass
-    # Same path as Ctrl-C: the script's KeyboardInterrupt handling runs.
-    signal.raise_signal(signal.SIGINT)
+    # Same path as Ctrl-C: the script's KeyboardInterrupt handling runs. The signal
+    # must reach the main thread: sent to this thread (signal.raise_signal does that),
+    # it would not wake a main thread that sleeps in the event loop's select().
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    else:  # Windows: no pthread_kill; raise KeyboardInterrupt in the main thread
+        _thread.interrupt_main()
     # If the script ignores it, leave anyway after a grace period.
     killer = threading.Timer(GRACE_SECONDS, os._exit, args=(1,))
     killer.daemon = True
