@@ -5,7 +5,7 @@ Used by the step tests, the notebooks and the solution's tests: the one copy.
     with ServerProcess("steps/04_response/server.py") as server:
         print(server.host, server.port)     # the real port: it was started with --port 0
         ...                                 # talk to it over the network
-        server.wait_for(r"Handle: GET")     # wait (bounded) for a log line
+        server.wait_for("Handle: GET")      # wait (bounded) for a log line containing this
     # stopped with Ctrl-C (SIGINT), then terminate/kill if needed, and reaped
 """
 
@@ -32,7 +32,12 @@ class ServerProcess:
     """A server script running in its own process, with its output kept line by line.
 
     stdout and stderr are merged into ``lines``: the order of log lines and tracebacks
-    is the order the server wrote them in.
+    is the order the server wrote them in. They are read through a pipe by a thread,
+    or, with ``log_file``, written by the server straight into that file (under load,
+    a reader thread here would compete with the server for the CPU).
+
+    ``args`` go after the script, before ``--host H --port P``; ``prefix`` goes before
+    the whole command (e.g. ``["taskset", "-c", "1"]`` to pin it to a CPU).
     """
 
     def __init__(
@@ -43,11 +48,17 @@ class ServerProcess:
         port: int = 0,
         startup_timeout: float = 10.0,
         env: dict[str, str] | None = None,
+        cwd: str | os.PathLike | None = None,
+        prefix: list[str] | tuple[str, ...] = (),
+        log_file: str | os.PathLike | None = None,
     ) -> None:
         self.script = Path(script).resolve()
-        self.args = ["--host", host, "--port", str(port), *args]
+        self.args = [*args, "--host", host, "--port", str(port)]
         self.startup_timeout = startup_timeout
         self.env = env
+        self.cwd = Path(cwd) if cwd is not None else self.script.parent
+        self.prefix = list(prefix)
+        self.log_file = Path(log_file) if log_file is not None else None
         self.host: str = host
         self.port: int = port
         self.lines: list[str] = []
@@ -60,23 +71,33 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         if not self.script.is_file():
             raise ServerError(f"no such server script: {self.script}")
-        command = [sys.executable, "-u", "-m", "harness.launch", str(self.script), *self.args]
-        self.process = subprocess.Popen(
-            command,
-            cwd=self.script.parent,
-            env={**os.environ, **(self.env or {})},
-            stdin=subprocess.PIPE,  # the server stops when this pipe closes (harness.launch)
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="backslashreplace",
-            # Same process group as us: Ctrl-C in a terminal, or "Interrupt kernel" in
-            # Jupyter (SIGINT to the kernel's group), stops the server too. If we die
-            # without a chance to stop it, its stdin closes and it stops itself.
-        )
-        self._reader = threading.Thread(target=self._read_output, daemon=True)
-        self._reader.start()
+        command = [*self.prefix, sys.executable, "-u", "-m", "harness.launch", str(self.script), *self.args]
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_file, "wb")  # noqa: SIM115 (the child keeps its own copy)
+        else:
+            output = subprocess.PIPE
+        try:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.cwd,
+                env={**os.environ, **(self.env or {})},
+                stdin=subprocess.PIPE,  # the server stops when this pipe closes (harness.launch)
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="backslashreplace",
+                # Same process group as us: Ctrl-C in a terminal, or "Interrupt kernel" in
+                # Jupyter (SIGINT to the kernel's group), stops the server too. If we die
+                # without a chance to stop it, its stdin closes and it stops itself.
+            )
+        finally:
+            if output is not subprocess.PIPE:
+                output.close()
+        if self.log_file is None:
+            self._reader = threading.Thread(target=self._read_output, daemon=True)
+            self._reader.start()
         atexit.register(self.stop)
         try:
             found = self.wait_for(LISTENING, timeout=self.startup_timeout)
@@ -147,32 +168,48 @@ class ServerProcess:
         with self._new_line:  # end of output: wake up anyone still waiting
             self._new_line.notify_all()
 
+    def _reload(self) -> None:
+        """With a log file, read the lines the server has written so far."""
+        if self.log_file is not None and self.log_file.exists():
+            text = self.log_file.read_text(encoding="utf-8", errors="backslashreplace")
+            self.lines = text.splitlines()
+
+    def _output_ended(self) -> bool:
+        if self.log_file is not None:
+            return self.process is None or self.process.poll() is not None
+        return self._reader is None or not self._reader.is_alive()
+
     def mark(self) -> int:
         """A position in the log; pass it as ``since`` to look only at newer lines."""
         with self._new_line:
+            self._reload()
             return len(self.lines)
 
     def log(self, since: int = 0) -> str:
         with self._new_line:
+            self._reload()
             return "\n".join(self.lines[since:])
 
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0) -> re.Match[str]:
-        """Wait until a log line (from ``since`` on) matches ``pattern``; return the match.
+        """Wait until a log line (from ``since`` on) contains ``pattern``; return the match.
 
+        A string is looked for as it is (no regular-expression syntax, so a URL with
+        ``?`` in it just works); pass ``re.compile(...)`` for a regular expression.
         Raises ServerError if the server exits first or ``timeout`` seconds pass.
         """
-        regex = re.compile(pattern)
+        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
         deadline = time.monotonic() + timeout
         index = since
         with self._new_line:
             while True:
+                finished = self._output_ended()  # before reading: no line can be missed
+                self._reload()
                 for index in range(index, len(self.lines)):
                     found = regex.search(self.lines[index])
                     if found:
                         return found
                 else:
                     index = len(self.lines)
-                finished = self._reader is None or not self._reader.is_alive()
                 left = deadline - time.monotonic()
                 if finished or left <= 0:
                     why = "the server's output ended" if finished else f"{timeout:g} s passed"
@@ -180,4 +217,5 @@ class ServerProcess:
                         f"{why} before a line matched {regex.pattern!r}.\n"
                         f"Server: {self.script}\nIts output:\n{self.log() or '(nothing)'}"
                     )
-                self._new_line.wait(left)
+                # A reader thread wakes us for each new line; a log file has to be polled.
+                self._new_line.wait(left if self.log_file is None else min(left, 0.02))

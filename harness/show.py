@@ -51,12 +51,20 @@ def hunks(old: str | Path, new: str | Path, context: int = 3) -> list[str]:
     return rest
 
 
-def show_diff(old: str | Path, new: str | Path, context: int = 3, hunk: int | None = None) -> None:
-    """Display the coloured diff of two files, or only its hunk number ``hunk`` (from 1)."""
-    if hunk is None:
+def show_diff(old: str | Path, new: str | Path, context: int = 3, containing: str | None = None) -> None:
+    """Display the coloured diff of two files, or only the one hunk ``containing`` this text.
+
+    Choosing a hunk by its text, not its number, keeps a walk-through honest: if the
+    step's code changes so that the text moves or goes, this fails instead of quietly
+    showing a different hunk under the old explanation.
+    """
+    if containing is None:
         text = diff_text(old, new, context)
     else:
-        text = hunks(old, new, context)[hunk - 1]
+        found = [hunk for hunk in hunks(old, new, context) if containing in hunk]
+        if len(found) != 1:
+            raise ValueError(f"{len(found)} hunks of the diff contain {containing!r}; expected exactly one")
+        text = found[0]
     display(_html(text or "(no differences)\n", DiffLexer()))
 
 

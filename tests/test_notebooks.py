@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -13,36 +13,44 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CELL_TIMEOUT = 30  # seconds for any one cell
-LAUNCHER = "harness.launch"  # every server the harness starts runs under it
+LAUNCHER = b"harness.launch"  # every server the harness starts runs under it
+TOKEN = "NOTEBOOK_TEST_RUN"  # set for one notebook's run; its kernel and servers inherit it
 
 
-def launched_servers() -> set[int]:
-    """Pids of the servers the harness started that are still running (Linux /proc)."""
+def servers_of(run: str) -> set[int]:
+    """Pids of the harness's servers, still running, started during ``run`` (Linux /proc).
+
+    The token in their environment tells them apart from servers that other tests or
+    programs on the machine (a benchmark, another test run) have running meanwhile.
+    """
+    marker = f"{TOKEN}={run}".encode()
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:  # it ended while we looked
+                if LAUNCHER in (entry / "cmdline").read_bytes() and marker in (entry / "environ").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:  # it ended while we looked, or is not ours to read
                 continue
-            if LAUNCHER.encode() in cmdline:
-                pids.add(int(entry.name))
     return pids
 
 
 @pytest.fixture
-def jupyter_dirs(tmp_path, monkeypatch):
-    """Kernels write under $HOME; keep a test run from touching the learner's settings."""
+def run_token(tmp_path, monkeypatch) -> str:
+    """A fresh environment for one notebook's kernel: its own token, and Jupyter's
+    settings in a temporary folder instead of the learner's $HOME."""
     for name in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     monkeypatch.setenv("MPLBACKEND", "agg")
+    token = uuid.uuid4().hex
+    monkeypatch.setenv(TOKEN, token)
+    return token
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts server processes through /proc")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 @pytest.mark.timeout(150)
-def test_notebook_runs_clean(path: Path, jupyter_dirs) -> None:
-    before = launched_servers()
+def test_notebook_runs_clean(path: Path, run_token: str) -> None:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -52,6 +60,6 @@ def test_notebook_runs_clean(path: Path, jupyter_dirs) -> None:
     )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     deadline = time.monotonic() + 10
-    while (left := launched_servers() - before) and time.monotonic() < deadline:
+    while (left := servers_of(run_token)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"{path.name} left server processes running: {sorted(left)}"

@@ -16,7 +16,7 @@ HELLO = {"hello": "back"}
 def test_get_hello_world_is_a_complete_json_response(server):
     ex = send(server, request("GET", "/hello_world"))
     assert json_response(ex, 200) == HELLO
-    server.wait_for(r"Handle: GET /hello_world None")
+    server.wait_for("Handle: GET /hello_world None")
 
 
 def test_the_bytes_on_the_wire(server):

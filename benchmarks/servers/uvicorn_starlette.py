@@ -1,0 +1,23 @@
+"""Starlette under uvicorn: a typical small production ASGI stack."""
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from common import HELLO, parse_args, run_uvicorn
+
+
+async def hello_world(request):
+    return JSONResponse(HELLO)
+
+
+app = Starlette(routes=[Route("/hello_world", hello_world, methods=["GET"])])
+
+
+if __name__ == "__main__":
+    args = parse_args(__doc__.splitlines()[0])
+    try:
+        run_uvicorn(app, args)
+    except KeyboardInterrupt:
+        pass
+    print("Server stopped", flush=True)

@@ -1,0 +1,505 @@
+# %% [markdown]
+# # Step 02: asyncio, a protocol, and an HTTP parser
+#
+# Step 01's server could serve one client at a time. Here we hand the waiting to
+# **asyncio**, switch from UDP to **TCP** (a connection per client, carrying a stream of bytes
+# in order; HTTP runs on it), and turn those bytes into an HTTP request with the `httptools`
+# parser. The server logs every request it understands. It does not answer yet: that comes
+# in step 04.
+#
+# Where we are (the highlighted boxes are new in this step):
+#
+# ```mermaid
+# flowchart LR
+#     S[socket] --> P[transport + protocol] --> H[HTTP parser] --> R[router] --> F[handler] --> W[response]
+#     style P fill:#ffd54f,stroke:#e65100,stroke-width:3px
+#     style H fill:#ffd54f,stroke:#e65100,stroke-width:3px
+# ```
+
+# %% [markdown]
+# ## asyncio in one paragraph
+#
+# asyncio runs an **event loop**: one loop, in one thread, that asks the operating system
+# "which of my sockets have something for me?" and then calls *your* code for each one that
+# is ready. Your code does a little work and returns quickly, so the loop can go on to the
+# next socket. Nobody sits waiting on one client, and there are no threads to coordinate.
+# Functions defined with `async def` are **coroutines**: functions that can pause at an
+# `await` (say, "wait until this connection is made") and let the loop run other code
+# meanwhile.
+#
+# A Jupyter kernel already runs an event loop, the one that runs your cells. That is why a
+# cell may use `await` at the top level, and why `asyncio.run()`, which starts a *new* loop,
+# refuses to work in a cell.
+
+# %%
+import asyncio
+
+loop = asyncio.get_running_loop()
+print(loop)
+assert loop.is_running()
+
+# %% [markdown]
+# ## A protocol, and the calls asyncio makes to it
+#
+# With asyncio, a server is two objects per connection. The **transport** is asyncio's end
+# of the connection: it reads and writes the socket for you. The **protocol** is your
+# object: asyncio calls its methods when something happens on that connection. The names are
+# fixed by `asyncio.Protocol`: `connection_made`, `data_received`, `eof_received` and
+# `connection_lost`.
+#
+# This protocol does nothing but record each call it gets. `loop.create_server` then opens a
+# listening TCP socket. Its first argument is a **factory**: a function that asyncio calls
+# once for every new connection to get a fresh protocol object (passing the class works,
+# since calling a class makes a new object). It all runs right here, in the kernel's loop:
+
+# %%
+events = asyncio.Queue()  # the protocol's calls, in order, for the client below to read
+
+
+class TracingProtocol(asyncio.Protocol):
+    def connection_made(self, transport):
+        events.put_nowait(("connection_made", transport.get_extra_info("peername")))
+
+    def data_received(self, data):
+        events.put_nowait(("data_received", data))
+
+    def eof_received(self):
+        events.put_nowait(("eof_received",))
+
+    def connection_lost(self, exc):
+        events.put_nowait(("connection_lost", exc))
+
+
+tracing_server = await loop.create_server(TracingProtocol, "127.0.0.1", 0)
+tracing_port = tracing_server.sockets[0].getsockname()[1]
+print("listening on port", tracing_port)
+
+# %% [markdown]
+# Now a client, written with asyncio's **streams**: `open_connection` gives a `reader` and a
+# `writer` for one TCP connection. It sends a request in three pieces, and after each one it
+# waits until the protocol has seen it. Then it calls `write_eof()`, a **half-close**: "I will
+# send nothing more, but I still listen". The protocol's calls appear between the client's
+# steps:
+
+# %%
+async def server_side():
+    name, *args = await asyncio.wait_for(events.get(), timeout=2)  # never wait forever
+    print(f"    server side: {name}({', '.join(map(repr, args))})")
+    return name
+
+
+reader, writer = await asyncio.open_connection("127.0.0.1", tracing_port)
+seen = [await server_side()]
+for piece in [b"GET /hel", b"lo HTTP/1.1\r\nHo", b"st: example.com\r\n\r\n"]:
+    print("client sends", piece)
+    writer.write(piece)
+    seen.append(await server_side())
+print("client half-closes: write_eof()")
+writer.write_eof()
+seen += [await server_side(), await server_side()]
+print("client reads", await asyncio.wait_for(reader.read(), timeout=2), "(end of stream)")
+writer.close()
+
+# %% [markdown]
+# The calls, in order:
+
+# %%
+print(" -> ".join(seen))
+assert seen == ["connection_made"] + ["data_received"] * 3 + ["eof_received", "connection_lost"]
+
+# %% [markdown]
+# That order is a rule asyncio keeps for every connection, a small **state machine**. It is
+# written down in `asyncio.Protocol` itself:
+
+# %%
+rule = next(line.strip() for line in asyncio.Protocol.__doc__.splitlines() if "start ->" in line)
+print(rule)
+assert rule == "start -> CM [-> DR*] [-> ER?] -> CL -> end"
+
+# %% [markdown]
+# ```mermaid
+# stateDiagram-v2
+#     direction LR
+#     [*] --> connection_made
+#     connection_made --> data_received
+#     data_received --> data_received
+#     data_received --> eof_received
+#     connection_made --> eof_received
+#     data_received --> connection_lost
+#     connection_made --> connection_lost
+#     eof_received --> connection_lost
+#     connection_lost --> [*]
+# ```
+#
+# `connection_made` (CM) once; `data_received` (DR) any number of times, zero included;
+# `eof_received` (ER) at most once, when the other side half-closes; `connection_lost` (CL)
+# exactly once. Returning nothing from `eof_received` tells asyncio to close our side too,
+# which is why the client then read the end of the stream.
+#
+# Notice that `data_received` got the bytes exactly as they were sent, cut in the middle of
+# `/hello` and of `Host`. TCP is a **stream** of bytes: it keeps them in order, but not the
+# boundaries between sends. A request can arrive in any number of pieces, and two requests
+# can arrive in one. Our code must cope with both.
+#
+# This little server has done its job; close it:
+
+# %%
+tracing_server.close()
+await tracing_server.wait_closed()
+print("serving:", tracing_server.is_serving())
+
+# %% [markdown]
+# ## The parser: bytes in, calls out
+#
+# An HTTP request is a few lines of text, then maybe some data:
+#
+# - the **request line**: a **method** (`GET` to fetch, `POST` to send data, ...), the **URL**
+#   (a path such as `/hello_world`, maybe followed by a query string `?name=ada`) and the
+#   version, `HTTP/1.1`;
+# - **headers**, one `Name: value` per line, such as `Host: example.com`;
+# - an empty line, then the **body**, if any: `Content-Length` says how many bytes it has.
+#
+# Every line ends with `\r\n`. Turning bytes into those parts is the job of an **HTTP
+# parser**. `httptools.HttpRequestParser` (one of the parsers uvicorn uses) takes an object of
+# ours and calls its methods as it recognises each part: `on_url`, `on_header`, `on_body`,
+# `on_message_complete` and a few more. This object prints every call, and keeps the URL and
+# body pieces it is given. Fed a whole request at once, it sees this:
+
+# %%
+from httptools import HttpRequestParser
+
+
+class TracingCallbacks:
+    def on_message_begin(self):
+        print("    on_message_begin()")
+        self.url_pieces, self.body_pieces = [], []
+
+    def on_url(self, url):
+        print(f"    on_url({url!r})")
+        self.url_pieces.append(url)
+
+    def on_header(self, name, value):
+        print(f"    on_header({name!r}, {value!r})")
+
+    def on_body(self, body):
+        print(f"    on_body({body!r})")
+        self.body_pieces.append(body)
+
+    def on_message_complete(self):
+        print("    on_message_complete()")
+
+
+HttpRequestParser(TracingCallbacks()).feed_data(b"GET /hello HTTP/1.1\r\nHost: example.com\r\n\r\n")
+
+# %% [markdown]
+# Now a request with a body, cut at awkward places (inside the method, inside the URL, inside
+# a header and inside the body) and fed piece by piece, as TCP may deliver it:
+
+# %%
+request_bytes = (b"POST /hello_world?name=ada HTTP/1.1\r\nHost: example.com\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+                 b'{"key1": "val1"}')
+cuts = [b"ST /", b"_world", b"ple.com", b'1": "']
+starts = [0] + [request_bytes.index(cut) for cut in cuts] + [len(request_bytes)]
+pieces = [request_bytes[a:b] for a, b in zip(starts, starts[1:])]
+
+callbacks = TracingCallbacks()
+parser = HttpRequestParser(callbacks)
+for piece in pieces:
+    print("feed_data", piece)
+    parser.feed_data(piece)
+print("method:", parser.get_method())
+
+# %% [markdown]
+# `on_url` fired twice (`/hello`, then `_world?name=ada`) and so did `on_body`: the parser
+# hands over what it has as soon as it has it, without waiting for the rest. (httptools puts
+# a header's pieces back together before it calls `on_header`, but not the URL's or the
+# body's.) So a server must **collect the pieces** and use them only in
+# `on_message_complete`:
+
+# %%
+print("URL pieces: ", callbacks.url_pieces, "-> joined:", b"".join(callbacks.url_pieces))
+print("body pieces:", callbacks.body_pieces, "-> joined:", b"".join(callbacks.body_pieces))
+assert len(callbacks.url_pieces) == 2 and len(callbacks.body_pieces) == 2
+assert b"".join(callbacks.url_pieces) == b"/hello_world?name=ada"
+assert b"".join(callbacks.body_pieces) == b'{"key1": "val1"}'
+
+# %% [markdown]
+# ## The step's server
+#
+# Step 02's server is a rewrite rather than a change of step 01 (UDP became TCP, the loop
+# became asyncio), so a diff would be all red and green. Instead we read it part by part; the
+# parts below are the whole file, apart from its docstring, its imports and `parse_args` (the
+# same as in step 01). First, a `Request` holds what the parser found:
+
+# %%
+from harness.show import show_code
+
+STEP = "../steps/02_protocol"
+show_code(f"{STEP}/server.py", "class Request")
+
+# %% [markdown]
+# `Server` is the protocol, and also the parser's callback object: `HttpRequestParser(self)`.
+# `data_received` only feeds the parser. `on_message_begin` starts empty lists, `on_url` and
+# `on_body` append to them, and `on_message_complete` joins the pieces into a `Request` and
+# logs it. `get_method()` asks the parser for the method it read.
+
+# %%
+show_code(f"{STEP}/server.py", "class Server")
+
+# %% [markdown]
+# `main` is a coroutine. It gets the loop that runs it (`get_running_loop`), creates the
+# server with a factory that makes **a new `Server` for every connection**, prints the port,
+# and serves until it is stopped. `asyncio.run(main(...))` starts an event loop, runs `main`
+# in it, and closes the loop at the end; Ctrl-C ends it with a `KeyboardInterrupt`.
+
+# %%
+show_code(f"{STEP}/server.py", "async def main")
+show_code(f"{STEP}/server.py", 'if __name__ == "__main__"')
+
+# %% [markdown]
+# ## Run it
+#
+# As in step 01, `ServerProcess` starts the server in its own process on a free port and
+# waits for its `Listening on` line.
+
+# %%
+from harness import ServerProcess
+
+server = ServerProcess(f"{STEP}/server.py").start()
+print(server.log())
+
+# %% [markdown]
+# The step's client sends the article's request (`GET /`), waits one second for an answer
+# that this server never sends, and says so:
+
+# %%
+import subprocess
+import sys
+
+
+def run_client(*args):
+    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
+                          capture_output=True, text=True, timeout=30)
+    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
+    return done
+
+
+mark = server.mark()
+assert run_client("--port", str(server.port)).returncode == 0
+print("server log:", server.wait_for("Request: GET / None", since=mark).string)
+
+# %% [markdown]
+# Now the exact bytes. `request()` builds an HTTP request (each line ends with `\r\n`, a
+# blank line ends the head, and `Content-Length` counts the body's bytes); `exchange()` sends
+# it in pieces, a little apart, and reads whatever comes back for at most half a second.
+# A random word in the URL shows that the log line comes from this very request:
+
+# %%
+import secrets
+
+from harness import exchange, request
+from harness.show import show_exchange
+
+word = secrets.token_hex(4)
+raw = request("POST", f"/notes/{word}?draft=1", '{"text": "hi"}')
+mark = server.mark()
+ex = exchange(server.host, server.port, raw[:7], raw[7:40], raw[40:], pause=0.05, timeout=0.5)
+show_exchange(ex)
+print("server log:", server.wait_for(f"Request: POST /notes/{word}", since=mark).string)
+assert ex.received == b"" and not ex.closed
+
+# %% [markdown]
+# Three pieces went out; the log shows one whole request, the URL and the body put back
+# together. Nothing came back and the connection was still open when the client stopped
+# waiting.
+#
+# A real HTTP client behaves the same. `requests` waits at most half a second (`timeout=0.5`),
+# then gives up; the server logs the request anyway:
+
+# %%
+import requests
+
+mark = server.mark()
+try:
+    requests.get(f"{server.url}/from-requests/{word}", timeout=0.5)
+except requests.exceptions.Timeout as error:
+    print("requests gave up:", type(error).__name__)
+print("server log:", server.wait_for(f"Request: GET /from-requests/{word} None", since=mark).string)
+
+# %% [markdown]
+# From a terminal, `curl` sends the same request as our raw bytes (`--max-time` keeps it
+# from waiting forever; it will say that it timed out):
+
+# %%
+from harness import curl_command
+
+print(curl_command(raw, server.host, server.port))
+
+# %% [markdown]
+# ## Pitfall: one protocol object for every connection
+#
+# The article creates **one** `Server` object and passes `lambda: protocol` as the factory,
+# so every connection gets that same object, and with it the same parser. Here is that
+# change, made to a copy of the step's file (`variant` makes the copy; the diff is computed
+# from the two files):
+
+# %%
+from harness.show import show_diff
+from harness.variant import variant
+
+shared = variant(
+    f"{STEP}/server.py",
+    ("    # The factory is called once per connection, so each one gets its own Server.\n"
+     "    server = await loop.create_server(lambda: Server(), host, port)",
+     "    protocol = Server()  # the article: ONE object, handed to every connection\n"
+     "    server = await loop.create_server(lambda: protocol, host, port)"),
+    name="server_shared_protocol.py",
+)
+show_diff(f"{STEP}/server.py", shared)
+
+# %% [markdown]
+# With one client at a time you would not notice. Two clients at the same time: A sends the
+# first half of its request and pauses (a slow network, a slow phone); meanwhile B sends a
+# whole request; then A sends the rest. The pauses put the bytes on the wire in that order.
+
+# %%
+import socket
+import time
+
+
+def two_clients(server, a_request, b_request, cut):
+    with socket.create_connection(server.address, timeout=2) as a, \
+         socket.create_connection(server.address, timeout=2) as b:
+        a.sendall(a_request[:cut])
+        time.sleep(0.2)  # A pauses halfway
+        b.sendall(b_request)
+        time.sleep(0.2)
+        a.sendall(a_request[cut:])
+        time.sleep(0.1)  # let the last bytes reach the server before we hang up
+
+
+word = secrets.token_hex(3)
+a_request, b_request = request("GET", f"/alpha-{word}"), request("GET", f"/bravo-{word}")
+cut = a_request.index(b".0.1\r\n\r\n")  # inside A's Host header
+print("A sends first:", a_request[:cut])
+
+# %% [markdown]
+# The article's version first. Its log is long (asyncio prints a traceback for each error),
+# so we keep only the lines that matter:
+
+# %%
+def summary(log):
+    keep = ("Request:", "Fatal error", "httptools.")
+    return "\n".join(line for line in log.splitlines() if line.startswith(keep))
+
+
+buggy_server = ServerProcess(shared).start()
+two_clients(buggy_server, a_request, b_request, cut)
+buggy_server.wait_for("httptools.parser.errors.")
+print(summary(buggy_server.log()))
+
+# %% [markdown]
+# Read it closely:
+#
+# - The server logged A's request, although A had not finished sending it.
+# - B's request is not in the log at all, and B got no error either.
+# - Then A's perfectly normal ending failed to parse, as if it were the start of a new
+#   request, and asyncio closed that connection.
+#
+# What happened: the single parser was in the middle of A's `Host` header when B's bytes
+# arrived, so B's whole request was read as the rest of A's header. Replaying the bytes in the
+# order the shared parser got them, in the kernel, shows it:
+
+# %%
+parser = HttpRequestParser(TracingCallbacks())
+try:
+    for piece in (a_request[:cut], b_request, a_request[cut:]):
+        parser.feed_data(piece)
+except Exception as error:
+    print("    error:", type(error).__name__, error)
+
+log = buggy_server.log()
+assert f"Request: GET /alpha-{word}" in log and f"/bravo-{word}" not in log
+
+# %% [markdown]
+# The step's server makes a new `Server` for every connection, so each has its own parser.
+# The same two clients, the same bytes in the same order:
+
+# %%
+mark = server.mark()
+two_clients(server, a_request, b_request, cut)
+server.wait_for(f"Request: GET /alpha-{word}", since=mark)
+print(server.log(since=mark))
+assert f"Request: GET /bravo-{word} None" in server.log(since=mark)
+
+# %% [markdown]
+# Each request was parsed whole, B's first because it was complete first. The rule:
+# **state that belongs to one connection lives in the protocol object**, one per connection.
+# Things every connection shares (in the next step, the routes) live elsewhere.
+
+# %% [markdown]
+# ## Pitfall: `asyncio.get_event_loop()`
+#
+# The article starts its server with `loop = asyncio.get_event_loop()` and
+# `loop.run_until_complete(...)`, outside any running loop. That form asks asyncio to
+# invent a loop when there is none, which is deprecated: Python 3.10 and 3.11 stay silent,
+# 3.12 and 3.13 warn, and 3.14 raises an error. Here is what the Python running this notebook
+# does with it:
+
+# %%
+code = "import asyncio; asyncio.get_event_loop()"
+done = subprocess.run([sys.executable, "-W", "always", "-c", code],
+                      capture_output=True, text=True, timeout=30)
+said = [line for line in done.stderr.splitlines() if "Warning" in line or "Error" in line]
+print(f"Python {sys.version.split()[0]}:", said[-1] if said else "(nothing: no warning here)")
+if sys.version_info >= (3, 14):
+    assert done.returncode != 0 and "RuntimeError" in done.stderr
+elif sys.version_info >= (3, 12):
+    assert "DeprecationWarning" in done.stderr
+
+# %% [markdown]
+# The step uses the modern form, which works the same on every version: `asyncio.run(main())`
+# creates the loop, and code *inside* it asks for the loop that is running with
+# `asyncio.get_running_loop()`. Outside a running loop that function does not guess; it fails
+# at once with a clear message:
+
+# %%
+code = """
+import asyncio
+try:
+    asyncio.get_running_loop()
+except RuntimeError as error:
+    print("RuntimeError:", error)
+"""
+done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+print(done.stdout.strip())
+assert done.stdout.strip() == "RuntimeError: no running event loop"
+
+# %% [markdown]
+# ## Stop the servers
+#
+# Both stop the way Ctrl-C stops them. The step's server logged no traceback at all.
+
+# %%
+print("article's version: exit status", buggy_server.stop())
+exit_status = server.stop()
+print(server.log().splitlines()[-1], f"(exit status {exit_status})")
+assert exit_status == 0 and "Traceback" not in server.log()
+assert buggy_server.returncode == 0
+
+# %% [markdown]
+# ## Try it
+#
+# 1. In `TracingProtocol`, make `eof_received` return `True` (it means "keep the connection
+#    open, I will close it myself"). Run that cell and the client cell again. Which call is
+#    missing now, and why does the client's last read time out?
+# 2. Copy the step's server to `my_server.py` and make it log the request's headers too
+#    (add `on_header`, and collect the headers like the URL). Keep the `Request:` line as
+#    it is, then check that your copy still passes the step's tests:
+#
+#    ```
+#    pytest steps/02_protocol --server my_server.py
+#    ```
+#
+# **Next:** step 03 adds a router, so a request reaches the handler for its path and method.

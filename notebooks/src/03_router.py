@@ -1,0 +1,280 @@
+# %% [markdown]
+# # Step 03: a router hands each request to its handler
+#
+# Step 02's server understood requests, but did the same thing (log it) for all of them. A
+# web framework lets you write one function per page: a **handler**. This step adds a
+# **router**, a table from a URL's path to the handlers for each HTTP method, and runs the
+# matching handler for each request. The handler still only logs; the client still gets no
+# answer.
+#
+# Where we are (the highlighted boxes are new in this step):
+#
+# ```mermaid
+# flowchart LR
+#     S[socket] --> P[transport + protocol] --> H[HTTP parser] --> R[router] --> F[handler] --> W[response]
+#     style R fill:#ffd54f,stroke:#e65100,stroke-width:3px
+#     style F fill:#ffd54f,stroke:#e65100,stroke-width:3px
+# ```
+
+# %% [markdown]
+# ## What changed since step 02
+#
+# The whole change, computed from the two files in `steps/` (red: removed, green: added):
+
+# %%
+from harness.show import hunks, show_diff
+
+OLD, NEW = "../steps/02_protocol/server.py", "../steps/03_router/server.py"
+show_diff(OLD, NEW)
+assert len(hunks(OLD, NEW)) == 4  # the walk-through below takes these four parts in turn
+
+# %% [markdown]
+# Now part by part. First the top of the file: a new docstring, and `parse_url` from httptools.
+
+# %%
+show_diff(OLD, NEW, containing="import HttpRequestParser, parse_url")
+
+# %% [markdown]
+# `Request` gains a `path`: the URL without its query string (the part after `?`). `parse_url`
+# splits a URL into its parts:
+
+# %%
+from httptools import parse_url
+
+parts = parse_url(b"/hello_world?x=1&lang=en")
+print("path:", parts.path, " query:", parts.query)
+assert parts.path == b"/hello_world"
+
+# %% [markdown]
+# The same hunk adds the `Router`. Its `mapping` is a dictionary from a path to another
+# dictionary, from a method to a handler, like `{"/hello_world": {"GET": hello_world}}`.
+# `add_route` fills it in. `dispatch` looks up the request's path, then its method; if either
+# is missing it simply returns (nobody answers: remember that for step 06), and otherwise it
+# runs the handler with `await`. At the end of the hunk, `Server` (still one per connection)
+# now receives the router when it is made, and starts an empty set of tasks.
+
+# %%
+show_diff(OLD, NEW, containing="class Router:")
+
+# %% [markdown]
+# When a request is complete, the `Server` no longer prints it: it starts
+# `router.dispatch(request)` as a **task** (explained below) and keeps it in that set until
+# it is done. Then `hello_world_app` registers the one handler of this step, which logs what
+# it got.
+
+# %%
+show_diff(OLD, NEW, containing="self.router.dispatch(request)")
+
+# %% [markdown]
+# Last, `main` makes **one** router, registers the app's routes on it, and gives that same
+# router to every `Server` it makes. Routes are shared by all connections; parser state is
+# not (that was step 02's lesson).
+
+# %%
+show_diff(OLD, NEW, containing="router = Router()")
+
+# %% [markdown]
+# ## Coroutines and tasks
+#
+# `hello_world` and `dispatch` are defined with `async def`. Calling such a function does
+# **not** run it: it makes a **coroutine** object, a paused function call. Something must
+# then run it. Inside another coroutine you can `await` it; a cell can too:
+
+# %%
+async def hello(name):
+    print("hello", name)
+
+
+coroutine = hello("world")
+print("hello(...) returned", coroutine, "and printed nothing yet")
+await coroutine
+
+# %% [markdown]
+# But `on_message_complete` is a plain function, called by the parser: it cannot `await`.
+# Instead it hands the coroutine to the event loop as a **task**: `create_task` schedules it
+# to run as soon as the current callback returns, and gives back a `Task` object that
+# tracks it. The parser goes on, and the handler runs a moment later.
+
+# %%
+import asyncio
+
+task = asyncio.get_running_loop().create_task(hello("from a task"))
+print("scheduled:", task)
+await task
+print("finished:", task.done())
+
+# %% [markdown]
+# Why does `Server` keep its tasks in `self.tasks` until they are done? Because the event
+# loop itself keeps only a **weak reference** to a task: one that does not keep it alive. A
+# task that nobody else refers to may be thrown away by Python's garbage collector before
+# it finishes. Here is a task that waits for a signal; we drop our reference and let the
+# collector run:
+
+# %%
+import gc
+import weakref
+
+
+async def wait_for_signal():
+    await asyncio.Event().wait()  # a signal that nobody will ever send
+
+
+# A weak reference lets us ask later whether the task still exists, without keeping it alive.
+forgotten = weakref.ref(asyncio.get_running_loop().create_task(wait_for_signal()))
+await asyncio.sleep(0)  # let the task start, and wait
+gc.collect()
+print("is the task still there?", forgotten() is not None)
+assert forgotten() is None
+
+# %% [markdown]
+# asyncio complains ("Task was destroyed but it is pending!") and the task is gone, in the
+# middle of its work. Kept in a set, as the step's `Server` does, it survives:
+
+# %%
+tasks = set()
+task = asyncio.get_running_loop().create_task(wait_for_signal())
+tasks.add(task)
+task.add_done_callback(tasks.discard)  # forget it once it is done, as the step does
+kept = weakref.ref(task)
+del task
+await asyncio.sleep(0)
+gc.collect()
+alive = kept() is not None
+tasks.pop().cancel()  # we are done with it
+print("is the task still there?", alive)
+assert alive
+
+# %% [markdown]
+# ## Run it
+
+# %%
+from harness import ServerProcess
+
+STEP = "../steps/03_router"
+server = ServerProcess(f"{STEP}/server.py").start()
+print(server.log())
+
+# %% [markdown]
+# The step's client sends the article's `GET /hello_world`. The server logs the line the
+# article promises, `Handle: GET /hello_world None` (`None` because a GET has no body), and
+# the client still waits in vain for an answer. (`wait_for` waits, a bounded time, for a log
+# line that contains the text it is given.)
+
+# %%
+import subprocess
+import sys
+
+
+def run_client(*args):
+    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
+                          capture_output=True, text=True, timeout=30)
+    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
+    return done
+
+
+mark = server.mark()
+assert run_client("--port", str(server.port)).returncode == 0
+print("server log:", server.wait_for("Handle: GET /hello_world None", since=mark).string)
+
+# %% [markdown]
+# ## Routing is on the path
+#
+# A query string does not change the route: `/hello_world?x=...` reaches the same handler,
+# and the handler sees the full URL. The exact bytes both ways (we wait half a second for an
+# answer that does not come):
+
+# %%
+import secrets
+
+from harness import exchange, request
+from harness.show import show_exchange
+
+url = f"/hello_world?x={secrets.token_hex(4)}"
+mark = server.mark()
+ex = exchange(server.host, server.port, request("GET", url), timeout=0.5)
+show_exchange(ex)
+print("server log:", server.wait_for(f"Handle: GET {url} None", since=mark).string)
+assert ex.received == b"" and not ex.closed
+
+# %% [markdown]
+# A request whose path or method has no handler reaches nothing. Three requests, in this
+# order: an unknown path, a known path with a method it does not have, and a good one. The
+# log is in order, so once the good one is logged, the other two have been dealt with:
+
+# %%
+mark = server.mark()
+probe = f"/hello_world?probe={secrets.token_hex(4)}"
+for method, target in [("GET", "/nowhere"), ("POST", "/hello_world"), ("GET", probe)]:
+    ex = exchange(server.host, server.port, request(method, target), timeout=0.2)
+    print(f"{method} {target}: {len(ex.received)} bytes back")
+server.wait_for(f"Handle: GET {probe} None", since=mark)
+print("server log:", server.log(since=mark))
+assert server.log(since=mark).count("Handle:") == 1
+
+# %% [markdown]
+# With `requests`, and with `curl` from a terminal, it is the same story: the handler runs,
+# the client gives up waiting.
+
+# %%
+import requests
+
+from harness import curl_command
+
+mark = server.mark()
+try:
+    requests.get(f"{server.url}/hello_world", params={"from": "requests"}, timeout=0.5)
+except requests.exceptions.Timeout as error:
+    print("requests gave up:", type(error).__name__)
+print("server log:", server.wait_for("Handle: GET /hello_world?from=requests", since=mark).string)
+print("with curl:", curl_command(request("GET", "/hello_world"), server.host, server.port))
+
+# %% [markdown]
+# ## Pitfall: routing on the whole URL
+#
+# The article's `dispatch` looks up `request.url`, the path *and* the query string. A copy
+# of the step with that one change:
+
+# %%
+from harness.variant import variant
+
+by_url = variant(f"{STEP}/server.py",
+                 ("handlers = self.mapping.get(request.path)",
+                  "handlers = self.mapping.get(request.url)"),
+                 name="server_route_on_url.py")
+show_diff(f"{STEP}/server.py", by_url)
+
+# %% [markdown]
+# It finds `/hello_world`, but not `/hello_world?x=1`: any link with a query string, even
+# a tracking parameter a website appends, misses the route.
+
+# %%
+by_url_server = ServerProcess(by_url).start()
+for target in ["/hello_world?x=1", "/hello_world"]:
+    exchange(by_url_server.host, by_url_server.port, request("GET", target), timeout=0.2)
+by_url_server.wait_for("Handle: GET /hello_world None")
+print(by_url_server.log())
+assert "?x=1" not in by_url_server.log()
+
+# %% [markdown]
+# ## Stop the servers
+
+# %%
+print("routing on the URL: exit status", by_url_server.stop())
+exit_status = server.stop()
+print(server.log().splitlines()[-1], f"(exit status {exit_status})")
+assert exit_status == 0 and "Traceback" not in server.log()
+
+# %% [markdown]
+# ## Try it
+#
+# 1. Copy the step's server to `my_server.py` and add a route: `GET /goodbye`, with a
+#    handler that logs `Bye: ` and the URL. Run it, and `curl --max-time 1
+#    http://127.0.0.1:8080/goodbye` in another terminal: does your line appear?
+# 2. Check that your copy still does everything this step promises:
+#
+#    ```
+#    pytest steps/03_router --server my_server.py
+#    ```
+#
+# **Next:** step 04 gives handlers a way to answer: they return a `Response`, and the
+# server writes it back to the client.

@@ -1,0 +1,261 @@
+# %% [markdown]
+# # Step 06: every request gets an answer
+#
+# Since step 03, a request for a path or a method without a handler was simply dropped: the
+# client waited until it gave up. Here the router answers those with `404 Not Found`, through
+# an ordinary handler, `not_found`, so the response goes through the same writer as every
+# other one and the connection is closed. This is the last step of the first article.
+#
+# Where we are (the highlighted box is what this step changes):
+#
+# ```mermaid
+# flowchart LR
+#     S[socket] --> P[transport + protocol] --> H[HTTP parser] --> R[router + 404] --> F[handler] --> W[response]
+#     style R fill:#ffd54f,stroke:#e65100,stroke-width:3px
+# ```
+
+# %% [markdown]
+# ## What changed since step 05
+#
+# A small diff, computed from the two files in `steps/`:
+
+# %%
+from harness.show import hunks, show_diff
+
+OLD, NEW = "../steps/05_body/server.py", "../steps/06_not_found/server.py"
+show_diff(OLD, NEW)
+assert len(hunks(OLD, NEW)) == 3  # the walk-through below takes these three parts in turn
+
+# %% [markdown]
+# The docstring:
+
+# %%
+show_diff(OLD, NEW, containing="Step 06: every request gets an answer")
+
+# %% [markdown]
+# `not_found` is a handler like `hello_world`: a coroutine that takes the request and returns a
+# `Response`, here `404` with `{"message": "Not Found"}`.
+
+# %%
+show_diff(OLD, NEW, containing="async def not_found(request):")
+
+# %% [markdown]
+# `dispatch` loses its two early `return`s. `dict.get(key, default)` returns `default` when
+# the key is missing: an unknown path gives an empty dictionary of methods, and a missing
+# method gives `not_found`. Whatever happens, exactly one handler is chosen and handed to
+# `callback_handler`, which writes its response and closes the connection, so no request can
+# be left without an answer.
+
+# %%
+show_diff(OLD, NEW, containing="# An unknown path, or a known path without this method: not_found answers.")
+
+# %% [markdown]
+# ## Run it
+
+# %%
+from harness import ServerProcess
+
+STEP = "../steps/06_not_found"
+server = ServerProcess(f"{STEP}/server.py").start()
+print(server.log())
+
+# %% [markdown]
+# The step's client sends the article's three requests: `GET` and `POST` to `/hello_world`,
+# then the `POST` to `/not_created`, a route that does not exist:
+
+# %%
+import subprocess
+import sys
+
+
+def run_client(*args):
+    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
+                          capture_output=True, text=True, timeout=30)
+    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
+    return done
+
+
+assert "HTTP/1.1 404 Not Found" in run_client("--port", str(server.port)).stdout
+
+# %% [markdown]
+# ## 404, on the wire
+#
+# An unknown path (random, so it cannot be a route by chance), byte for byte:
+
+# %%
+import secrets
+
+from harness import exchange, request
+from harness.show import show_exchange
+
+mark = server.mark()
+ex = exchange(server.host, server.port, request("GET", f"/{secrets.token_hex(4)}"))
+show_exchange(ex)
+print("server log:", server.log(since=mark) or "(nothing: not_found does not log)")
+assert ex.response.status_line == "HTTP/1.1 404 Not Found" and ex.closed
+assert ex.json() == {"message": "Not Found"}
+
+# %% [markdown]
+# A path that exists, with a method it does not have, gets the same answer. (Strictly, HTTP
+# has a better code for this case, `405 Method Not Allowed`; a later step uses it.)
+
+# %%
+for method in ("DELETE", "PUT"):
+    ex = exchange(server.host, server.port, request(method, "/hello_world"))
+    print(f"{method} /hello_world -> {ex.response.status_line} {ex.json()} (closed: {ex.closed})")
+    assert ex.response.status == 404 and ex.closed
+
+# %% [markdown]
+# The routes of the earlier steps still answer as before:
+
+# %%
+import requests
+
+for method, path, body in [("GET", "/hello_world", None), ("POST", "/hello_world", {"n": 1}),
+                           ("GET", "/broken", None)]:
+    answer = requests.request(method, f"{server.url}{path}", json=body, timeout=3)
+    print(f"{method} {path} -> {answer.status_code} {answer.json()}")
+assert answer.status_code == 500
+
+# %% [markdown]
+# ## The article's curl example
+#
+# The article ends with this `curl` command. We run it for real if `curl` is installed, and
+# otherwise send the same request with `requests`:
+
+# %%
+import shlex
+import shutil
+
+url = f"{server.url}/not_created"
+command = ["curl", "-X", "POST", "-H", "Content-Type: application/json",
+           "-d", '{"key1": "value1", "key2": "value2"}', url]
+print("$", shlex.join(command))
+if shutil.which("curl"):
+    done = subprocess.run([*command, "--max-time", "3"], capture_output=True, text=True, timeout=10)
+    body = done.stdout
+else:
+    print("(curl is not installed here; the same request with requests:)")
+    body = requests.post(url, json={"key1": "value1", "key2": "value2"}, timeout=3).text
+print(body)
+assert body == '{"message": "Not Found"}'
+
+# %% [markdown]
+# Exactly the answer the article promises.
+
+# %% [markdown]
+# ## Pitfall: no `return` after the 404
+#
+# The article's 404 code writes a `404` when the path is unknown, and then **carries on**:
+# there is no `return` after it, so the next line runs as if a path had been found. Here is
+# that shape, written with this step's names (a copy of the step's file):
+
+# %%
+from harness.variant import variant
+
+no_return = variant(f"{STEP}/server.py", (
+    '''        handlers = self.mapping.get(request.path, {})
+        method_handler = handlers.get(request.method, not_found)
+        await callback_handler(method_handler, request)''',
+    '''        handlers = self.mapping.get(request.path)
+        if not handlers:
+            await callback_handler(not_found, request)  # the article: no return after it
+        method_handler = handlers.get(request.method)
+        if not method_handler:
+            await callback_handler(not_found, request)  # ... nor here
+        await callback_handler(method_handler, request)'''),
+    name="server_no_return.py")
+show_diff(f"{STEP}/server.py", no_return)
+
+# %% [markdown]
+# What the client sees is... fine: a correct `404`, and the connection closed.
+
+# %%
+no_return_server = ServerProcess(no_return).start()
+ex = exchange(no_return_server.host, no_return_server.port, request("GET", "/nowhere"))
+print(ex.response.status_line, ex.json(), "(closed)" if ex.closed else "(open)")
+assert ex.response.status == 404
+
+# %% [markdown]
+# The server's log tells another story: after writing the `404`, `dispatch` went on to the
+# next line and called `.get` on `None`:
+
+# %%
+no_return_server.wait_for("AttributeError")
+print("\n".join(no_return_server.log().splitlines()[-4:]))
+
+# %% [markdown]
+# For a known path with a missing method it goes one step further: it calls the missing
+# handler (`None`), which fails inside `request_callback_handler`, which then tries to send a
+# `500` on a connection it has already closed. The client only saw the `404`; the log fills
+# with tracebacks:
+
+# %%
+mark = no_return_server.mark()
+ex = exchange(no_return_server.host, no_return_server.port, request("DELETE", "/hello_world"))
+print("client:", ex.response.status_line, ex.json())
+no_return_server.wait_for("TypeError", since=mark)
+errors = [line for line in no_return_server.log(since=mark).splitlines() if "Error" in line]
+print("server:", errors)
+assert ex.response.status == 404 and len(ex.responses()) == 1
+
+# %% [markdown]
+# Errors that the client never sees are the ones that go unnoticed longest. The step's
+# `dispatch` chooses exactly one handler, so nothing runs after the answer.
+#
+# ## Pitfall: `await` on something that is not a coroutine
+#
+# The article also writes `await self.response_writer(...)`, but `response_writer` is a plain
+# function (`def`, not `async def`). It runs when called and returns `None`, and `await None`
+# is an error. In miniature:
+
+# %%
+def response_writer():  # a plain function, like the step's response_writer
+    print("writing the response")
+
+
+await_failed = False
+try:
+    await response_writer()
+except TypeError as error:
+    print("TypeError:", error)
+    await_failed = True
+assert await_failed
+
+# %% [markdown]
+# The response *was* written (the function ran before `await` looked at its result), and
+# then the coroutine stopped with an error: in the article's router that is yet another
+# traceback after every 404. `await` is for coroutines (and other awaitables); call a plain
+# function without it. In the step, only `callback_handler`, a coroutine, is awaited.
+#
+# ## Stop the servers
+
+# %%
+print("no-return version: exit status", no_return_server.stop())
+exit_status = server.stop()
+print(server.log().splitlines()[-1], f"(exit status {exit_status})")
+assert exit_status == 0 and no_return_server.returncode == 0
+
+# %% [markdown]
+# The step's server has one traceback in its log: the one `/broken` causes on purpose.
+#
+# ## Try it
+#
+# 1. Copy the step's server to `my_server.py` and make `not_found` say which path was not
+#    found: `{"message": "Not Found", "path": "/nowhere"}`.
+# 2. Run the step's tests against your copy. They expect the article's exact body, so the
+#    tests that check it will fail, and their message shows what was sent, what came back,
+#    and the `curl` command to see it yourself:
+#
+#    ```
+#    pytest steps/06_not_found --server my_server.py
+#    ```
+#
+# ## Where next
+#
+# The first article's framework is complete: it parses requests, routes them, reads JSON
+# bodies and answers every request. The tutorial goes on past it, one step at a time: path
+# parameters such as `/users/{id}` and query strings, `405 Method Not Allowed` with an `Allow`
+# header, timeouts so that an idle or trickling client cannot hold a connection forever, and
+# HTTP/1.1 keep-alive, with the speed-up measured. The finished framework, with all of that,
+# is in `solution/`.
