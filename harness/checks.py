@@ -29,16 +29,20 @@ def random_text(size: int = 12) -> str:
     return "".join(random.choice(pool) for _ in range(size)) + random.choice(NON_ASCII)
 
 
-def json_response(ex: Exchange, status: int) -> object:
-    """Check a complete JSON response with ``status``, then return its decoded body.
+_ANY = object()
+
+
+def json_response(ex: Exchange, status: int, expected: object = _ANY) -> object:
+    """Check a complete JSON response with ``status`` (and body ``expected``, if given),
+    then return its decoded body.
 
     Checks: the status line (version, code, reason phrase), CRLF line endings, a
     ``Content-Type: application/json`` header, ``Content-Length`` equal to the number
     of body bytes, ``Connection: close`` and the server closing the connection.
     """
     response = ex.response  # a strict parse: raises with the exchange if not valid HTTP
-    expected = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
-    assert response.status_line == expected, ex.explain(f"expected the status line {expected!r}")
+    status_line = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
+    assert response.status_line == status_line, ex.explain(f"expected the status line {status_line!r}")
     assert response.header("Content-Type") == "application/json", ex.explain("expected Content-Type: application/json")
     length = response.header("Content-Length")
     assert length is not None, ex.explain("the response has no Content-Length")
@@ -48,9 +52,17 @@ def json_response(ex: Exchange, status: int) -> object:
     assert (response.header("Connection") or "").lower() == "close", ex.explain("expected Connection: close")
     assert ex.closed, ex.explain("the server should close the connection after its response")
     try:
-        return json.loads(response.body.decode("utf-8"))
+        body = json.loads(response.body.decode("utf-8"))
     except ValueError as error:
         raise AssertionError(ex.explain(f"the body is not UTF-8 JSON: {error}")) from None
+    if expected is not _ANY:
+        assert body == expected, ex.explain(f"expected the JSON body {_short(expected)}, got {_short(body)}")
+    return body
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def assert_no_answer(ex: Exchange) -> None:

@@ -219,3 +219,17 @@ class ServerProcess:
                     )
                 # A reader thread wakes us for each new line; a log file has to be polled.
                 self._new_line.wait(left if self.log_file is None else min(left, 0.02))
+
+
+def run_script(script: str | os.PathLike, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run a script as ``python SCRIPT ARGS`` would in a terminal, bounded in time.
+
+    For the step clients: they send their requests, print what came back, and exit.
+    """
+    return subprocess.run(
+        [sys.executable, "-u", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

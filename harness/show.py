@@ -130,3 +130,13 @@ def show_exchange(exchange) -> None:
     show_bytes(b"".join(exchange.sent), "→ sent by the client:")
     ending = "then the server closed the connection" if exchange.closed else "the connection was still open"
     show_bytes(exchange.received, f"← received from the server ({ending}):")
+
+
+def run_client(script: str | Path, *args: str, timeout: float = 30.0):
+    """Run a client script as in a terminal, print what it printed and its exit status,
+    and return the CompletedProcess (to assert on)."""
+    from harness.process import run_script
+
+    done = run_script(script, *args, timeout=timeout)
+    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
+    return done

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness import ServerProcess
+from harness.process import run_script
 
 CLIENT_TIMEOUT = 20.0
 
@@ -72,13 +72,7 @@ def run_client(request: pytest.FixtureRequest):
     client = Path(chosen).resolve() if chosen else Path(request.module.__file__).parent / "client.py"
 
     def run(port: int, *args: str, timeout: float = CLIENT_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-u", str(client), "--host", "127.0.0.1", "--port", str(port), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_script(client, "--host", "127.0.0.1", "--port", str(port), *args, timeout=timeout)
         assert "DeprecationWarning" not in done.stderr, done.stderr
         return done
 

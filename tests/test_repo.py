@@ -49,3 +49,41 @@ def test_notebooks_are_committed_without_outputs():
         for cell in notebook["cells"]:
             if cell["cell_type"] == "code":
                 assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name} has outputs"
+
+
+def _walkthrough(source: Path):
+    """(OLD, NEW, [containing texts]) of a notebook source that walks through a diff."""
+    import ast
+
+    tree = ast.parse(source.read_text())
+    paths, shown = None, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            names = [getattr(t, "id", None) for t in node.targets[0].elts]
+            if names == ["OLD", "NEW"]:
+                paths = [ast.literal_eval(value) for value in node.value.elts]
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_diff":
+            for keyword in node.keywords:
+                if keyword.arg == "containing":
+                    shown.append(ast.literal_eval(keyword.value))
+    return paths, shown
+
+
+def test_each_diff_walkthrough_shows_every_hunk_once():
+    """A notebook that walks through its step's diff shows each hunk exactly once, so a
+    change to a step cannot add a hunk that no notebook explains."""
+    from harness.show import hunks
+
+    for source in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        paths, shown = _walkthrough(source)
+        if paths is None:
+            continue
+        old, new = (ROOT / "notebooks" / path for path in paths)
+        parts = hunks(old, new)
+        for text in shown:
+            matching = [i for i, part in enumerate(parts, 1) if text in part]
+            assert len(matching) == 1, f"{source.name}: {text!r} is in hunks {matching} of {len(parts)}"
+        covered = sorted(i for text in shown for i, part in enumerate(parts, 1) if text in part)
+        assert covered == list(range(1, len(parts) + 1)), (
+            f"{source.name}: the walk-through shows hunks {covered} of the {len(parts)} in the diff"
+        )

@@ -23,9 +23,9 @@
 # "which of my sockets have something for me?" and then calls *your* code for each one that
 # is ready. Your code does a little work and returns quickly, so the loop can go on to the
 # next socket. Nobody sits waiting on one client, and there are no threads to coordinate.
-# Functions defined with `async def` are **coroutines**: functions that can pause at an
-# `await` (say, "wait until this connection is made") and let the loop run other code
-# meanwhile.
+# Functions defined with `async def` are **coroutine functions**: calling one gives a
+# coroutine, a function call that can pause at an `await` (say, "wait until this connection is
+# made") and let the loop run other code meanwhile.
 #
 # A Jupyter kernel already runs an event loop, the one that runs your cells. That is why a
 # cell may use `await` at the top level, and why `asyncio.run()`, which starts a *new* loop,
@@ -50,7 +50,11 @@ assert loop.is_running()
 # This protocol does nothing but record each call it gets. `loop.create_server` then opens a
 # listening TCP socket. Its first argument is a **factory**: a function that asyncio calls
 # once for every new connection to get a fresh protocol object (passing the class works,
-# since calling a class makes a new object). It all runs right here, in the kernel's loop:
+# since calling a class makes a new object). It all runs right here, in the kernel's loop.
+#
+# The protocol reports its calls through an `asyncio.Queue`: a first-in, first-out queue
+# for code running on the loop. `put_nowait` adds an item at once (the protocol's methods are
+# plain functions: they cannot wait), and `await events.get()` waits until there is one.
 
 # %%
 events = asyncio.Queue()  # the protocol's calls, in order, for the client below to read
@@ -75,11 +79,15 @@ tracing_port = tracing_server.sockets[0].getsockname()[1]
 print("listening on port", tracing_port)
 
 # %% [markdown]
-# Now a client, written with asyncio's **streams**: `open_connection` gives a `reader` and a
-# `writer` for one TCP connection. It sends a request in three pieces, and after each one it
-# waits until the protocol has seen it. Then it calls `write_eof()`, a **half-close**: "I will
-# send nothing more, but I still listen". The protocol's calls appear between the client's
-# steps:
+# Now a client. asyncio has two levels of networking API: the low-level **protocols and
+# transports** we just met (servers such as uvicorn are built on them, and so is ours), and
+# the high-level **streams**, a `reader` and a `writer` you `await`, handy for a short client
+# like this one. `open_connection` gives that pair for one TCP connection.
+#
+# The client sends a request in three pieces, and after each one it waits until the protocol
+# has seen it. Then it calls `write_eof()`, a **half-close**: "I will send nothing more, but I
+# still listen", and reads until the server closes its side. The protocol's calls appear
+# between the client's steps:
 
 # %%
 async def server_side():
@@ -88,16 +96,18 @@ async def server_side():
     return name
 
 
+pieces = [b"GET /hel", b"lo HTTP/1.1\r\nHo", b"st: example.com\r\n\r\n"]
 reader, writer = await asyncio.open_connection("127.0.0.1", tracing_port)
 seen = [await server_side()]
-for piece in [b"GET /hel", b"lo HTTP/1.1\r\nHo", b"st: example.com\r\n\r\n"]:
+for piece in pieces:
     print("client sends", piece)
     writer.write(piece)
     seen.append(await server_side())
 print("client half-closes: write_eof()")
 writer.write_eof()
-seen += [await server_side(), await server_side()]
+seen.append(await server_side())
 print("client reads", await asyncio.wait_for(reader.read(), timeout=2), "(end of stream)")
+seen.append(await server_side())
 writer.close()
 
 # %% [markdown]
@@ -132,14 +142,30 @@ assert rule == "start -> CM [-> DR*] [-> ER?] -> CL -> end"
 # ```
 #
 # `connection_made` (CM) once; `data_received` (DR) any number of times, zero included;
-# `eof_received` (ER) at most once, when the other side half-closes; `connection_lost` (CL)
-# exactly once. Returning nothing from `eof_received` tells asyncio to close our side too,
-# which is why the client then read the end of the stream.
+# `eof_received` (ER) at most once, when the other side has finished sending: after a
+# half-close like this one, and after an ordinary close too (both send the same end-of-data
+# signal, a FIN); only a connection that is *reset* skips it. `connection_lost` (CL) exactly
+# once. Returning nothing from `eof_received` tells asyncio to close our side too, which is
+# why the client's read came to the end of the stream.
 #
-# Notice that `data_received` got the bytes exactly as they were sent, cut in the middle of
-# `/hello` and of `Host`. TCP is a **stream** of bytes: it keeps them in order, but not the
-# boundaries between sends. A request can arrive in any number of pieces, and two requests
-# can arrive in one. Our code must cope with both.
+# `data_received` got the bytes in the three pieces they were sent in, cut in the middle of
+# `/hello` and of `Host`, but only because the client waited after each piece. TCP is a
+# **stream** of bytes: it keeps them in order, but not the boundaries between sends. The same
+# three pieces, written one after the other without waiting, on a new connection:
+
+# %%
+reader, writer = await asyncio.open_connection("127.0.0.1", tracing_port)
+await server_side()
+for piece in pieces:
+    writer.write(piece)  # no waiting in between
+print("client wrote", len(pieces), "pieces")
+assert await server_side() == "data_received"
+writer.close()  # an ordinary close: the protocol still gets eof_received
+assert [await server_side(), await server_side()] == ["eof_received", "connection_lost"]
+
+# %% [markdown]
+# One `data_received`, with the whole request. A request can arrive in any number of pieces,
+# and two requests can arrive in one. Our code must cope with both.
 #
 # This little server has done its job; close it:
 
@@ -158,6 +184,8 @@ print("serving:", tracing_server.is_serving())
 #   version, `HTTP/1.1`;
 # - **headers**, one `Name: value` per line, such as `Host: example.com`;
 # - an empty line, then the **body**, if any: `Content-Length` says how many bytes it has.
+#
+# The request line and the headers together are the **head**; the empty line ends it.
 #
 # Every line ends with `\r\n`. Turning bytes into those parts is the job of an **HTTP
 # parser**. `httptools.HttpRequestParser` (one of the parsers uvicorn uses) takes an object of
@@ -230,7 +258,8 @@ assert b"".join(callbacks.body_pieces) == b'{"key1": "val1"}'
 # Step 02's server is a rewrite rather than a change of step 01 (UDP became TCP, the loop
 # became asyncio), so a diff would be all red and green. Instead we read it part by part; the
 # parts below are the whole file, apart from its docstring, its imports and `parse_args` (the
-# same as in step 01). First, a `Request` holds what the parser found:
+# same as in step 01). First, a `Request` holds what the parser found. (Its `encoding` is the
+# article's; nothing uses it yet.)
 
 # %%
 from harness.show import show_code
@@ -239,7 +268,9 @@ STEP = "../steps/02_protocol"
 show_code(f"{STEP}/server.py", "class Request")
 
 # %% [markdown]
-# `Server` is the protocol, and also the parser's callback object: `HttpRequestParser(self)`.
+# `Server` is the protocol, one object per connection; the name is the article's. (Below,
+# `server` in lower case is something else: the listening object that `create_server` returns.)
+# It is also the parser's callback object: `HttpRequestParser(self)`.
 # `data_received` only feeds the parser. `on_message_begin` starts empty lists, `on_url` and
 # `on_body` append to them, and `on_message_complete` joins the pieces into a `Request` and
 # logs it. `get_method()` asks the parser for the method it read.
@@ -248,10 +279,12 @@ show_code(f"{STEP}/server.py", "class Request")
 show_code(f"{STEP}/server.py", "class Server")
 
 # %% [markdown]
-# `main` is a coroutine. It gets the loop that runs it (`get_running_loop`), creates the
-# server with a factory that makes **a new `Server` for every connection**, prints the port,
-# and serves until it is stopped. `asyncio.run(main(...))` starts an event loop, runs `main`
-# in it, and closes the loop at the end; Ctrl-C ends it with a `KeyboardInterrupt`.
+# `main` is a coroutine function. It gets the loop that runs it (`get_running_loop`), creates
+# the server with a factory that makes **a new `Server` for every connection**, prints the
+# port, and serves until it is stopped. The factory is a `lambda` where the class alone would
+# do: it puts the line next to the article's version (the pitfall below), and step 03 passes
+# the `Server` an argument. `asyncio.run(main(...))` starts an event loop, runs `main` in it,
+# and closes the loop at the end; Ctrl-C ends it with a `KeyboardInterrupt`.
 
 # %%
 show_code(f"{STEP}/server.py", "async def main")
@@ -274,26 +307,18 @@ print(server.log())
 # that this server never sends, and says so:
 
 # %%
-import subprocess
-import sys
-
-
-def run_client(*args):
-    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
-                          capture_output=True, text=True, timeout=30)
-    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
-    return done
+from harness.show import run_client
 
 
 mark = server.mark()
-assert run_client("--port", str(server.port)).returncode == 0
+assert run_client(f"{STEP}/client.py", "--port", str(server.port)).returncode == 0
 print("server log:", server.wait_for("Request: GET / None", since=mark).string)
 
 # %% [markdown]
 # Now the exact bytes. `request()` builds an HTTP request (each line ends with `\r\n`, a
 # blank line ends the head, and `Content-Length` counts the body's bytes); `exchange()` sends
 # it in pieces, a little apart, and reads whatever comes back for at most half a second.
-# A random word in the URL shows that the log line comes from this very request:
+# A random part in the URL shows that the log line comes from this very request:
 
 # %%
 import secrets
@@ -305,13 +330,16 @@ word = secrets.token_hex(4)
 raw = request("POST", f"/notes/{word}?draft=1", '{"text": "hi"}')
 mark = server.mark()
 ex = exchange(server.host, server.port, raw[:7], raw[7:40], raw[40:], pause=0.05, timeout=0.5)
+for number, piece in enumerate(ex.sent, 1):
+    print(f"piece {number}:", piece)
 show_exchange(ex)
 print("server log:", server.wait_for(f"Request: POST /notes/{word}", since=mark).string)
-assert ex.received == b"" and not ex.closed
+assert len(ex.sent) == 3 and ex.received == b"" and not ex.closed
 
 # %% [markdown]
-# Three pieces went out; the log shows one whole request, the URL and the body put back
-# together. Nothing came back and the connection was still open when the client stopped
+# Three pieces went out, cut inside the URL and inside `Host` (`show_exchange` prints them
+# joined, one protocol line per output line); the log shows one whole request, the URL and
+# the body put back together. Nothing came back and the connection was still open when the client stopped
 # waiting.
 #
 # A real HTTP client behaves the same. `requests` waits at most half a second (`timeout=0.5`),
@@ -328,8 +356,9 @@ except requests.exceptions.Timeout as error:
 print("server log:", server.wait_for(f"Request: GET /from-requests/{word} None", since=mark).string)
 
 # %% [markdown]
-# From a terminal, `curl` sends the same request as our raw bytes (`--max-time` keeps it
-# from waiting forever; it will say that it timed out):
+# From a terminal, `curl` sends an equivalent request (curl adds a few headers of its own,
+# such as `User-Agent`; `--max-time` keeps it from waiting forever, and it will say that it
+# timed out):
 
 # %%
 from harness import curl_command
@@ -408,7 +437,8 @@ print(summary(buggy_server.log()))
 #   request, and asyncio closed that connection.
 #
 # What happened: the single parser was in the middle of A's `Host` header when B's bytes
-# arrived, so B's whole request was read as the rest of A's header. Replaying the bytes in the
+# arrived. B's request line was glued onto the value of A's `Host`, B's `Host` became a second
+# header of A's request, and B's empty line ended A's request. Replaying the bytes in the
 # order the shared parser got them, in the kernel, shows it:
 
 # %%
@@ -437,17 +467,27 @@ assert f"Request: GET /bravo-{word} None" in server.log(since=mark)
 # Each request was parsed whole, B's first because it was complete first. The rule:
 # **state that belongs to one connection lives in the protocol object**, one per connection.
 # Things every connection shares (in the next step, the routes) live elsewhere.
+#
+# This is also step 01's problem, solved for slow *clients*: A stalled halfway, and B was
+# served meanwhile. Slow *work* inside one of these callbacks (a `time.sleep`, a slow
+# computation) would still stall everyone, since every callback runs in the loop's one thread;
+# step 03's tasks show how a handler can wait without blocking.
 
 # %% [markdown]
 # ## Pitfall: `asyncio.get_event_loop()`
 #
 # The article starts its server with `loop = asyncio.get_event_loop()` and
 # `loop.run_until_complete(...)`, outside any running loop. That form asks asyncio to
-# invent a loop when there is none, which is deprecated: Python 3.10 and 3.11 stay silent,
-# 3.12 and 3.13 warn, and 3.14 raises an error. Here is what the Python running this notebook
+# invent a loop when there is none, which is deprecated: current 3.10 and 3.11 releases stay
+# silent (some early patch releases warned), 3.12 and 3.13 emit a `DeprecationWarning`, and
+# from 3.14 on it raises `RuntimeError` when there is no current event loop (the asyncio
+# documentation: "Changed in version 3.14"). Here is what the Python running this notebook
 # does with it:
 
 # %%
+import subprocess
+import sys
+
 code = "import asyncio; asyncio.get_event_loop()"
 done = subprocess.run([sys.executable, "-W", "always", "-c", code],
                       capture_output=True, text=True, timeout=30)
@@ -491,12 +531,17 @@ assert buggy_server.returncode == 0
 # %% [markdown]
 # ## Try it
 #
-# 1. In `TracingProtocol`, make `eof_received` return `True` (it means "keep the connection
-#    open, I will close it myself"). Run that cell and the client cell again. Which call is
-#    missing now, and why does the client's last read time out?
-# 2. Copy the step's server to `my_server.py` and make it log the request's headers too
-#    (add `on_header`, and collect the headers like the URL). Keep the `Request:` line as
-#    it is, then check that your copy still passes the step's tests:
+# 1. Here: in `TracingProtocol`, make `eof_received` return `True` (it means "keep the
+#    connection open, I will close it myself"). Run that cell (it starts a new tracing server
+#    on a new port), then the client cell. The client's `reader.read()` now stops with a
+#    `TimeoutError` after 2 seconds: why? And which of the protocol's calls has not come?
+# 2. In a terminal, from the repository's root folder, with the environment activated
+#    (`source .venv/bin/activate`): copy the step's server to `my_server.py` and make it log
+#    the request's headers too, on a line of their own (add `on_header`, and collect the
+#    headers like the URL). Keep the `Request:` line as it is. Start it with
+#    `python my_server.py` and send it `curl --max-time 1 http://127.0.0.1:8080/x` from a
+#    second terminal: which headers does curl send? Then check that your copy still passes
+#    all the step's tests:
 #
 #    ```
 #    pytest steps/02_protocol --server my_server.py

@@ -19,24 +19,24 @@
 # %% [markdown]
 # ## What changed since step 02
 #
-# The whole change, computed from the two files in `steps/` (red: removed, green: added):
+# The whole change, computed from the two files in `steps/` (red: removed, green: added).
+# Skim it; we take it apart below.
 
 # %%
-from harness.show import hunks, show_diff
+from harness.show import show_diff
 
 OLD, NEW = "../steps/02_protocol/server.py", "../steps/03_router/server.py"
 show_diff(OLD, NEW)
-assert len(hunks(OLD, NEW)) == 4  # the walk-through below takes these four parts in turn
 
 # %% [markdown]
-# Now part by part. First the top of the file: a new docstring, and `parse_url` from httptools.
+# Part by part. First the top of the file: a new docstring, and `parse_url` from httptools.
 
 # %%
 show_diff(OLD, NEW, containing="import HttpRequestParser, parse_url")
 
 # %% [markdown]
-# `Request` gains a `path`: the URL without its query string (the part after `?`). `parse_url`
-# splits a URL into its parts:
+# `parse_url` splits a URL into its parts, such as the path and the query string (the part
+# after `?`):
 
 # %%
 from httptools import parse_url
@@ -46,12 +46,16 @@ print("path:", parts.path, " query:", parts.query)
 assert parts.path == b"/hello_world"
 
 # %% [markdown]
-# The same hunk adds the `Router`. Its `mapping` is a dictionary from a path to another
-# dictionary, from a method to a handler, like `{"/hello_world": {"GET": hello_world}}`.
-# `add_route` fills it in. `dispatch` looks up the request's path, then its method; if either
-# is missing it simply returns (nobody answers: remember that for step 06), and otherwise it
-# runs the handler with `await`. At the end of the hunk, `Server` (still one per connection)
-# now receives the router when it is made, and starts an empty set of tasks.
+# The next part uses it: `Request` gains a `path`, the URL without its query string.
+#
+# Then the `Router`. Its `mapping` is a dictionary from a path to another dictionary, from a
+# method to a handler, like `{"/hello_world": {"GET": hello_world}}`. `add_route` fills it in.
+# `dispatch` looks up the request's path, then its method; if either is missing it returns,
+# and the request is dropped (even when step 04 starts answering, these requests get nothing
+# until step 06 adds `404 Not Found`). Otherwise it runs the handler with `await`.
+#
+# Last in this part, `Server` (still one per connection) now receives the router when it is
+# made, and starts an empty set of tasks.
 
 # %%
 show_diff(OLD, NEW, containing="class Router:")
@@ -60,7 +64,9 @@ show_diff(OLD, NEW, containing="class Router:")
 # When a request is complete, the `Server` no longer prints it: it starts
 # `router.dispatch(request)` as a **task** (explained below) and keeps it in that set until
 # it is done. Then `hello_world_app` registers the one handler of this step, which logs what
-# it got.
+# it got. If you know Flask: `router.add_route("/hello_world", {"GET": hello_world})` is what
+# `@app.route("/hello_world", methods=["GET"])` does underneath: it records the function in a
+# table of routes.
 
 # %%
 show_diff(OLD, NEW, containing="self.router.dispatch(request)")
@@ -92,16 +98,31 @@ await coroutine
 # %% [markdown]
 # But `on_message_complete` is a plain function, called by the parser: it cannot `await`.
 # Instead it hands the coroutine to the event loop as a **task**: `create_task` schedules it
-# to run as soon as the current callback returns, and gives back a `Task` object that
-# tracks it. The parser goes on, and the handler runs a moment later.
+# to run on the loop's next turn, after the current callback has returned, and gives back a
+# `Task` object that tracks it. The parser goes on, and the handler runs a moment later.
+#
+# Here `plain_callback` plays the part of `on_message_complete`: a plain function that creates
+# the task and returns, without waiting for it.
 
 # %%
 import asyncio
 
-task = asyncio.get_running_loop().create_task(hello("from a task"))
-print("scheduled:", task)
-await task
-print("finished:", task.done())
+
+def plain_callback():
+    task = asyncio.get_running_loop().create_task(hello("from a task"))
+    print("task created; done?", task.done())
+    return task
+
+
+task = plain_callback()
+print("callback returned; done?", task.done())
+await asyncio.sleep(0)  # give the loop one turn: it runs the task
+print("after one turn of the loop; done?", task.done())
+assert task.done()
+
+# %% [markdown]
+# Nothing ran while the callback ran: the task's code started only when the loop got control
+# back, which a cell gives it at an `await`.
 
 # %% [markdown]
 # Why does `Server` keep its tasks in `self.tasks` until they are done? Because the event
@@ -128,7 +149,9 @@ assert forgotten() is None
 
 # %% [markdown]
 # asyncio complains ("Task was destroyed but it is pending!") and the task is gone, in the
-# middle of its work. Kept in a set, as the step's `Server` does, it survives:
+# middle of its work. Kept in a set, as the step's `Server` does, it survives. (The step's
+# handler finishes at once, so there this is insurance; it matters for a task that waits for
+# something that only it refers to, like this one.)
 
 # %%
 tasks = set()
@@ -157,23 +180,14 @@ print(server.log())
 # %% [markdown]
 # The step's client sends the article's `GET /hello_world`. The server logs the line the
 # article promises, `Handle: GET /hello_world None` (`None` because a GET has no body), and
-# the client still waits in vain for an answer. (`wait_for` waits, a bounded time, for a log
-# line that contains the text it is given.)
+# the client still waits in vain for an answer.
 
 # %%
-import subprocess
-import sys
-
-
-def run_client(*args):
-    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
-                          capture_output=True, text=True, timeout=30)
-    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
-    return done
+from harness.show import run_client
 
 
 mark = server.mark()
-assert run_client("--port", str(server.port)).returncode == 0
+assert run_client(f"{STEP}/client.py", "--port", str(server.port)).returncode == 0
 print("server log:", server.wait_for("Handle: GET /hello_world None", since=mark).string)
 
 # %% [markdown]
@@ -256,21 +270,104 @@ print(by_url_server.log())
 assert "?x=1" not in by_url_server.log()
 
 # %% [markdown]
+# ## Waiting without blocking
+#
+# Step 01 measured the cost of a server that blocks: B asked for almost nothing and waited
+# for A's half second of work. Tasks are how asyncio avoids it, *if* the handler waits the
+# asyncio way. Two copies of the step's server whose `hello_world` works for half a second
+# when the URL says `slow`: the first waits with `await asyncio.sleep(0.5)` (standing for
+# `await` on a database's answer), the second with `time.sleep(0.5)`. Each logs `Working on`
+# before its wait, and `Handle:` after it.
+
+# %%
+slow_work = '''    async def hello_world(request):
+        if "slow" in request.url:
+            print(f"Working on {request.url}", flush=True)
+            WAIT
+'''
+awaiting = variant(f"{STEP}/server.py",
+                   ("    async def hello_world(request):\n",
+                    slow_work.replace("WAIT", "await asyncio.sleep(0.5)  # the loop serves others meanwhile")),
+                   name="server_await_sleep.py")
+blocking = variant(f"{STEP}/server.py",
+                   ("import asyncio\n", "import asyncio\nimport time\n"),
+                   ("    async def hello_world(request):\n",
+                    slow_work.replace("WAIT", "time.sleep(0.5)  # blocks the loop's only thread")),
+                   name="server_time_sleep.py")
+show_diff(f"{STEP}/server.py", awaiting)
+
+# %% [markdown]
+# The second copy differs from the first in two lines: it imports `time`, and it sleeps
+# with `time.sleep`.
+
+# %%
+show_diff(awaiting, blocking)
+
+# %% [markdown]
+# Against each copy, client A asks for
+# `/hello_world?slow`; as soon as A's handler has started its wait (its `Working on` line is
+# in the log), client B asks for `/hello_world?quick`. We time how long B's request takes to
+# be handled (its `Handle:` line):
+
+# %%
+import socket
+import time
+
+
+def b_waits(srv):
+    mark = srv.mark()
+    with socket.create_connection(srv.address, timeout=2) as a, \
+         socket.create_connection(srv.address, timeout=2) as b:
+        a.sendall(request("GET", "/hello_world?slow"))
+        srv.wait_for("Working on /hello_world?slow", since=mark)
+        started = time.perf_counter()
+        b.sendall(request("GET", "/hello_world?quick"))
+        srv.wait_for("Handle: GET /hello_world?quick", since=mark)
+        waited = time.perf_counter() - started
+        srv.wait_for("Handle: GET /hello_world?slow", since=mark)
+    print(srv.log(since=mark))
+    print(f"-> B's request was handled {waited:.3f} s after B sent it\n")
+    return waited
+
+
+sleepers = {"await asyncio.sleep": ServerProcess(awaiting).start(),
+            "time.sleep": ServerProcess(blocking).start()}
+waits = {}
+for name, srv in sleepers.items():
+    print(f"With {name}:")
+    waits[name] = b_waits(srv)
+assert waits["await asyncio.sleep"] < 0.3 < waits["time.sleep"]
+
+# %% [markdown]
+# With `await`, B was handled at once, while A's handler was still waiting: an `await` hands
+# the thread back to the event loop, which goes on with other connections and tasks. With
+# `time.sleep`, B waited for the rest of A's half second, exactly as in step 01: the sleep
+# holds the loop's only thread, and nothing else runs, not even the reading of B's bytes. In an
+# asyncio server, a handler that waits must wait with `await`; a blocking call (a
+# `time.sleep`, a synchronous database driver, `requests.get`) stalls every client.
+#
 # ## Stop the servers
 
 # %%
-print("routing on the URL: exit status", by_url_server.stop())
+stopped = [srv.stop() for srv in (by_url_server, *sleepers.values())]
+print("the variants' exit statuses:", stopped)
 exit_status = server.stop()
 print(server.log().splitlines()[-1], f"(exit status {exit_status})")
-assert exit_status == 0 and "Traceback" not in server.log()
+assert exit_status == 0 and "Traceback" not in server.log() and stopped == [0, 0, 0]
 
 # %% [markdown]
 # ## Try it
 #
+# In a terminal, from the repository's root folder, with the environment activated
+# (`source .venv/bin/activate`):
+#
 # 1. Copy the step's server to `my_server.py` and add a route: `GET /goodbye`, with a
-#    handler that logs `Bye: ` and the URL. Run it, and `curl --max-time 1
-#    http://127.0.0.1:8080/goodbye` in another terminal: does your line appear?
-# 2. Check that your copy still does everything this step promises:
+#    handler that logs `Bye: ` and the URL. Start it with `python my_server.py`, and in a
+#    second terminal run `curl --max-time 1 http://127.0.0.1:8080/goodbye`. curl gives up
+#    after a second (`Operation timed out`: nobody answers yet); does your line appear in the
+#    server's terminal?
+# 2. Check that your copy still does everything this step promises (all the tests should
+#    pass):
 #
 #    ```
 #    pytest steps/03_router --server my_server.py

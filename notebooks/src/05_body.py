@@ -1,10 +1,10 @@
 # %% [markdown]
 # # Step 05: reading the request's body
 #
-# A `POST` request carries data in its **body**, here JSON. The parser hands the body over
-# in pieces; this step collects them, decodes the whole body once the request is complete,
-# and gives the handler a Python object. `POST /hello_world` echoes what it was sent. A body
-# that is not valid JSON gets a `400 Bad Request` answer instead of a crash.
+# A `POST` request carries data in its **body**, here JSON. Since step 02 the server has
+# collected the body's pieces; this step decodes the joined body as JSON once the request is
+# complete, and gives the handler a Python object. `POST /hello_world` echoes what it was
+# sent. A body that is not valid JSON gets a `400 Bad Request` answer instead of a crash.
 #
 # Where we are (the highlighted box is what this step changes):
 #
@@ -17,14 +17,13 @@
 # %% [markdown]
 # ## What changed since step 04
 #
-# The whole change, computed from the two files in `steps/`:
+# The whole change, computed from the two files in `steps/`. Skim it; we take it apart below.
 
 # %%
-from harness.show import hunks, show_diff
+from harness.show import show_diff
 
 OLD, NEW = "../steps/04_response/server.py", "../steps/05_body/server.py"
 show_diff(OLD, NEW)
-assert len(hunks(OLD, NEW)) == 3  # the walk-through below takes these three parts in turn
 
 # %% [markdown]
 # Part by part. The docstring says what the step does:
@@ -35,15 +34,21 @@ show_diff(OLD, NEW, containing="Step 05: requests with a JSON body.")
 # %% [markdown]
 # `on_message_complete` joins the body's pieces, then decodes the JSON **once**, now that the
 # whole body is here. An empty body (a `GET`) becomes `None`. `json.loads` raises a
-# `ValueError` when the bytes are not valid JSON (or not even valid UTF-8 text); the server
-# then answers `400` at once and does not call any handler (the `return`).
+# `ValueError` when the bytes are not valid JSON (or not even valid UTF-8 text), and a
+# `RecursionError` when the JSON is nested too deep for it (a body of 100,000 `[`, say: without
+# that second exception, such a body would crash the connection). Either way the server
+# answers `400` at once and does not call any handler (the `return`).
+#
+# Notice where this happens: for every request, before routing, whatever its `Content-Type`
+# says. This framework speaks only JSON, so a body that is not JSON gets a `400` even on a
+# path that has no handler.
 
 # %%
 show_diff(OLD, NEW, containing='raw_body = b"".join(self._body_parts)')
 
 # %% [markdown]
-# The handlers: `GET /hello_world` now says `{"hello": "world"}`, as in the article, and a
-# new handler, `process_request`, answers `POST /hello_world` with the object it received
+# The handlers: `GET /hello_world` now says `{"hello": "world"}` (the article changes its
+# values here too), and a new handler, `process_request`, answers `POST /hello_world` with the object it received
 # plus `"hello": "back"`. It answers `400` to JSON that is not an object (a list, a number):
 # `{**request.body, ...}` only works with a dictionary.
 
@@ -54,7 +59,8 @@ show_diff(OLD, NEW, containing='return Response(200, {"hello": "world"})')
 # ## Bodies arrive in pieces
 #
 # To watch the pieces arrive we run a copy of the step's server with one extra line: it logs
-# the size of every piece `on_body` receives. (This is a probe, not a bug.)
+# the size of every piece `on_body` receives. (This is a probe, not a bug.) The cell shows the
+# extra line and starts the copy:
 
 # %%
 from harness import ServerProcess
@@ -68,6 +74,7 @@ counting = variant(f"{STEP}/server.py",
                    name="server_counting.py")
 show_diff(f"{STEP}/server.py", counting)
 counting_server = ServerProcess(counting).start()
+print(counting_server.log())
 
 # %% [markdown]
 # Now a 1 MB JSON object, sent with `requests` (`json=` encodes it and sets the headers):
@@ -93,10 +100,12 @@ assert answer.status_code == 200 and answer.json() == {**big, "hello": "back"} a
 # ## Decode once, at the end
 #
 # Why not decode each piece as it comes? Because a piece may end in the middle of a
-# character. In UTF-8, `ü` is two bytes; cut between them, neither half is text:
+# character (and a piece of JSON is not valid JSON either: the last pitfall shows it). In
+# UTF-8, `ü` is two bytes; cut between them, neither half is text:
 
 # %%
-data = '{"city": "Zürich"}'.encode("utf-8")
+text = '{"city": "Zürich"}'
+data = text.encode("utf-8")
 cut = data.index("ü".encode("utf-8")) + 1  # between the two bytes of ü
 for piece in (data[:cut], data[cut:]):
     try:
@@ -111,7 +120,7 @@ print("joined first:", data[:cut] + data[cut:], "->", (data[:cut] + data[cut:]).
 # the joined body:
 
 # %%
-from harness import chunked, exchange, request
+from harness import exchange, request
 from harness.show import show_exchange
 
 raw = request("POST", "/hello_world", data, {"Content-Type": "application/json"})
@@ -136,18 +145,10 @@ print(server.log())
 # The step's client sends the article's two requests, a `GET` and a `POST`:
 
 # %%
-import subprocess
-import sys
+from harness.show import run_client
 
 
-def run_client(*args):
-    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
-                          capture_output=True, text=True, timeout=30)
-    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
-    return done
-
-
-done = run_client("--port", str(server.port))
+done = run_client(f"{STEP}/client.py", "--port", str(server.port))
 assert '{"key1": "value1", "key2": "value2", "hello": "back"}' in done.stdout
 
 # %% [markdown]
@@ -168,11 +169,11 @@ import json
 import secrets
 
 sent = {"city": "Zürich", "greeting": "こんにちは", "token": secrets.token_hex(4)}
-body = json.dumps(sent, ensure_ascii=False).encode("utf-8")
+text = json.dumps(sent, ensure_ascii=False)
+body = text.encode("utf-8")
 raw = request("POST", "/hello_world", body, {"Content-Type": "application/json"})
 ex = exchange(server.host, server.port, raw)
 show_exchange(ex)
-text = json.dumps(sent, ensure_ascii=False)
 print(f"request body: {len(text)} characters, {len(body)} bytes")
 assert ex.json() == {**sent, "hello": "back"}
 assert ex.response.header("Content-Length") == str(len(ex.response.body))
@@ -189,23 +190,26 @@ print(curl_command(raw, server.host, server.port))
 # ## Bad bodies get a 400
 #
 # A body that is not JSON, and a JSON value that is not an object. Both answers say what is
-# wrong, in JSON, and the server stays up:
+# wrong, in JSON, and the server stays up. The first answer comes before routing, so a path
+# without a handler gets it too:
 
 # %%
-for bad in (b'{"key1": ', b"[1, 2, 3]"):
-    ex = exchange(server.host, server.port, request("POST", "/hello_world", bad))
-    print(f"{bad!r:14} -> {ex.response.status_line}: {ex.json()}")
+for path, bad in (("/hello_world", b'{"key1": '), ("/hello_world", b"[1, 2, 3]"), ("/nowhere", b'{"key1": ')):
+    ex = exchange(server.host, server.port, request("POST", path, bad))
+    print(f"{path:12} {bad!r:14} -> {ex.response.status_line}: {ex.json()}")
     assert ex.response.status == 400 and "message" in ex.json()
 
 # %% [markdown]
 # ## A chunked body
 #
 # A client that does not know the body's length in advance (it is streaming it) sends it
-# **chunked**: `Transfer-Encoding: chunked` instead of `Content-Length`, then pieces, each
-# preceded by its size in hexadecimal, and a last piece of size 0. The parser removes the
-# framing; `on_body` only sees the data:
+# **chunked**: `Transfer-Encoding: chunked` instead of `Content-Length`, then the body in
+# chunks. Each chunk is its size in hexadecimal (`a` is 10), `\r\n`, the data, `\r\n`; a chunk
+# of size 0 ends the body. The parser removes the framing; `on_body` only sees the data:
 
 # %%
+from harness import chunked
+
 body = json.dumps({"streamed": secrets.token_hex(4)}).encode()
 headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
 head = request("POST", "/hello_world", headers=headers)  # no body yet: it follows in chunks
@@ -225,7 +229,7 @@ no_check = variant(f"{STEP}/server.py", (
             # Decode only now that the whole body is here: a piece can end in the
             # middle of a multi-byte character. A GET usually has no body at all.
             body = json.loads(raw_body) if raw_body else None
-        except ValueError:  # not JSON, or not even text
+        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
             self.response_writer(Response(400, {"message": "The request body is not valid JSON"}))
             return
 ''', '''        body = json.loads(raw_body)  # the article: decode whatever came, even nothing
@@ -285,7 +289,7 @@ show_diff(f"{STEP}/server.py", last_piece)
 last_piece_server = ServerProcess(last_piece).start()
 for payload in ({"key1": "value1"}, big):
     answer = requests.post(f"{last_piece_server.url}/hello_world", json=payload, timeout=10)
-    size = len(json.dumps(payload))
+    size = len(json.dumps(payload).encode("utf-8"))  # what requests sends for json=payload
     print(f"{size:>9,} bytes sent -> {answer.status_code} {answer.content[:60]}")
 assert answer.status_code == 400
 
@@ -306,9 +310,21 @@ assert all(srv.returncode == 0 for srv in variants)
 # %% [markdown]
 # ## Try it
 #
+# In a terminal, from the repository's root folder, with the environment activated
+# (`source .venv/bin/activate`):
+#
 # 1. Copy the step's server to `my_server.py` and add `POST /sum`: the body is a JSON list of
-#    numbers, the answer `{"sum": ...}`. Send `[1, 2, 3.5]` with `curl -d`.
-# 2. Check that your copy keeps every promise of this step:
+#    numbers, the answer `{"sum": ...}`. Start it with `python my_server.py`, and in a second
+#    terminal send `[1, 2, 3.5]`:
+#
+#    ```
+#    curl -i -H 'Content-Type: application/json' -d '[1, 2, 3.5]' http://127.0.0.1:8080/sum
+#    ```
+#
+#    (`-d` alone would label the body `application/x-www-form-urlencoded`, the type of an HTML
+#    form. This server ignores `Content-Type` and decodes every body as JSON, so it would work
+#    anyway; the header says what you really send.)
+# 2. Check that your copy keeps every promise of this step (all the tests should pass):
 #
 #    ```
 #    pytest steps/05_body --server my_server.py

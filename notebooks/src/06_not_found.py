@@ -4,7 +4,8 @@
 # Since step 03, a request for a path or a method without a handler was simply dropped: the
 # client waited until it gave up. Here the router answers those with `404 Not Found`, through
 # an ordinary handler, `not_found`, so the response goes through the same writer as every
-# other one and the connection is closed. This is the last step of the first article.
+# other one and the connection is closed. This is the last step of the article
+# *A Python Web Framework*.
 #
 # Where we are (the highlighted box is what this step changes):
 #
@@ -17,14 +18,13 @@
 # %% [markdown]
 # ## What changed since step 05
 #
-# A small diff, computed from the two files in `steps/`:
+# A small diff, computed from the two files in `steps/`. Skim it; we take it apart below.
 
 # %%
-from harness.show import hunks, show_diff
+from harness.show import show_diff
 
 OLD, NEW = "../steps/05_body/server.py", "../steps/06_not_found/server.py"
 show_diff(OLD, NEW)
-assert len(hunks(OLD, NEW)) == 3  # the walk-through below takes these three parts in turn
 
 # %% [markdown]
 # The docstring:
@@ -43,8 +43,10 @@ show_diff(OLD, NEW, containing="async def not_found(request):")
 # `dispatch` loses its two early `return`s. `dict.get(key, default)` returns `default` when
 # the key is missing: an unknown path gives an empty dictionary of methods, and a missing
 # method gives `not_found`. Whatever happens, exactly one handler is chosen and handed to
-# `callback_handler`, which writes its response and closes the connection, so no request can
-# be left without an answer.
+# `callback_handler`, which writes its response and closes the connection. So every request
+# the parser accepts, and whose handler finishes, gets an answer. (A request the parser
+# rejects is just closed; timeouts for a handler that never finishes are in the finished
+# framework, `solution/`.)
 
 # %%
 show_diff(OLD, NEW, containing="# An unknown path, or a known path without this method: not_found answers.")
@@ -64,18 +66,10 @@ print(server.log())
 # then the `POST` to `/not_created`, a route that does not exist:
 
 # %%
-import subprocess
-import sys
+from harness.show import run_client
 
 
-def run_client(*args):
-    done = subprocess.run([sys.executable, f"{STEP}/client.py", *args],
-                          capture_output=True, text=True, timeout=30)
-    print(done.stdout + done.stderr + f"(exit status {done.returncode})")
-    return done
-
-
-assert "HTTP/1.1 404 Not Found" in run_client("--port", str(server.port)).stdout
+assert "HTTP/1.1 404 Not Found" in run_client(f"{STEP}/client.py", "--port", str(server.port)).stdout
 
 # %% [markdown]
 # ## 404, on the wire
@@ -97,13 +91,23 @@ assert ex.json() == {"message": "Not Found"}
 
 # %% [markdown]
 # A path that exists, with a method it does not have, gets the same answer. (Strictly, HTTP
-# has a better code for this case, `405 Method Not Allowed`; a later step uses it.)
+# has a better code for this case, `405 Method Not Allowed`; the finished framework in
+# `solution/` uses it.)
 
 # %%
 for method in ("DELETE", "PUT"):
     ex = exchange(server.host, server.port, request(method, "/hello_world"))
     print(f"{method} /hello_world -> {ex.response.status_line} {ex.json()} (closed: {ex.closed})")
     assert ex.response.status == 404 and ex.closed
+
+# %% [markdown]
+# A body that is not JSON still gets step 05's `400`, whatever the path: the body is decoded
+# before routing, so an unknown path with a bad body gets `400`, not `404`:
+
+# %%
+ex = exchange(server.host, server.port, request("POST", f"/{secrets.token_hex(4)}", b"{oops"))
+print(ex.response.status_line, ex.json())
+assert ex.response.status == 400
 
 # %% [markdown]
 # The routes of the earlier steps still answer as before:
@@ -126,6 +130,7 @@ assert answer.status_code == 500
 # %%
 import shlex
 import shutil
+import subprocess
 
 url = f"{server.url}/not_created"
 command = ["curl", "-X", "POST", "-H", "Content-Type: application/json",
@@ -187,8 +192,8 @@ print("\n".join(no_return_server.log().splitlines()[-4:]))
 # %% [markdown]
 # For a known path with a missing method it goes one step further: it calls the missing
 # handler (`None`), which fails inside `request_callback_handler`, which then tries to send a
-# `500` on a connection it has already closed. The client only saw the `404`; the log fills
-# with tracebacks:
+# `500` on a connection it has already closed. The client only saw the `404`; each such
+# request adds a traceback to the log:
 
 # %%
 mark = no_return_server.mark()
@@ -224,38 +229,48 @@ assert await_failed
 
 # %% [markdown]
 # The response *was* written (the function ran before `await` looked at its result), and
-# then the coroutine stopped with an error: in the article's router that is yet another
-# traceback after every 404. `await` is for coroutines (and other awaitables); call a plain
+# then the coroutine stopped with an error. In the article's router the same would follow
+# every 404 it writes: the answer goes out, then an error. `await` is for coroutines (and other awaitables); call a plain
 # function without it. In the step, only `callback_handler`, a coroutine, is awaited.
 #
 # ## Stop the servers
+#
+# The step's server has one traceback in its log: the one `/broken` causes on purpose.
 
 # %%
 print("no-return version: exit status", no_return_server.stop())
 exit_status = server.stop()
 print(server.log().splitlines()[-1], f"(exit status {exit_status})")
 assert exit_status == 0 and no_return_server.returncode == 0
+assert server.log().count("Traceback") == 1
 
 # %% [markdown]
-# The step's server has one traceback in its log: the one `/broken` causes on purpose.
-#
 # ## Try it
 #
+# In a terminal, from the repository's root folder, with the environment activated
+# (`source .venv/bin/activate`):
+#
 # 1. Copy the step's server to `my_server.py` and make `not_found` say which path was not
-#    found: `{"message": "Not Found", "path": "/nowhere"}`.
-# 2. Run the step's tests against your copy. They expect the article's exact body, so the
-#    tests that check it will fail, and their message shows what was sent, what came back,
-#    and the `curl` command to see it yourself:
+#    found: `{"message": "Not Found", "path": "/nowhere"}`. Start it with
+#    `python my_server.py`, and in a second terminal try
+#    `curl -i http://127.0.0.1:8080/nowhere`.
+# 2. Run the step's tests against your copy:
 #
 #    ```
 #    pytest steps/06_not_found --server my_server.py
 #    ```
 #
+#    They expect the article's exact body, so 8 of the 10 tests fail. Six of them say
+#    `expected the JSON body {"message": "Not Found"}, got {...}`, then show the bytes that
+#    were sent, the bytes that came back, and the `curl` command that sends the same request,
+#    so you can see it for yourself. The test of the article's curl command and the test of
+#    the step's client show the text they expected next to the text they got. The two that
+#    pass check the routes of step 05, and that a 404 runs no other handler.
+#
 # ## Where next
 #
-# The first article's framework is complete: it parses requests, routes them, reads JSON
-# bodies and answers every request. The tutorial goes on past it, one step at a time: path
-# parameters such as `/users/{id}` and query strings, `405 Method Not Allowed` with an `Allow`
-# header, timeouts so that an idle or trickling client cannot hold a connection forever, and
-# HTTP/1.1 keep-alive, with the speed-up measured. The finished framework, with all of that,
-# is in `solution/`.
+# The article's framework is complete: it parses requests, routes them, reads JSON bodies and
+# answers every request. The finished framework in `solution/` (the package `protoweb`) goes
+# past it: path parameters such as `/users/{id}` and query strings, `405 Method Not Allowed`
+# with an `Allow` header, timeouts so that an idle or trickling client cannot hold a
+# connection forever, limits on the size of a request, and HTTP/1.1 keep-alive.

@@ -37,7 +37,7 @@ def main():
                 data = sock.recv(MAX)
             except socket.timeout:
                 pass
-            except ConnectionRefusedError:  # the OS says nobody listens there (yet): wait anyway
+            except ConnectionError:  # the OS says nobody listens there (yet): wait anyway
                 time.sleep(delay)
             else:
                 print("The server says", repr(data))

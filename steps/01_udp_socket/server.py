@@ -22,7 +22,10 @@ def parse_args():
 
 def serve(sock):
     while True:
-        data, addr = sock.recvfrom(MAX)  # blocks until a datagram arrives
+        try:
+            data, addr = sock.recvfrom(MAX)  # blocks until a datagram arrives
+        except ConnectionResetError:  # Windows: an earlier answer found its client gone
+            continue
         print("The client at", addr, "sent", repr(data), flush=True)
         if data.startswith(b"slow"):
             time.sleep(SLOW_SECONDS)  # nobody else is answered meanwhile

@@ -72,7 +72,7 @@ class Server(asyncio.Protocol):
             url=b"".join(self._url_parts).decode(self.encoding),
             body=b"".join(self._body_parts) or None,
         )
-        # The handler is a coroutine: run it as a task on the event loop. asyncio only
+        # dispatch() is a coroutine: run it as a task on the event loop. asyncio only
         # keeps a weak reference to tasks, so we hold one until the task is done.
         task = asyncio.get_running_loop().create_task(self.router.dispatch(request))
         self.tasks.add(task)

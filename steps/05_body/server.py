@@ -30,18 +30,21 @@ class Response:
         self.body = body
         self.version = "1.1"
         self.content_type = "application/json"
+        # Encode now: a body that json cannot encode (a datetime, say) then fails inside
+        # the handler that made it, where request_callback_handler turns it into a 500.
+        # ensure_ascii=False keeps "ü" as its UTF-8 bytes instead of the escape \u00fc.
+        self.content = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
 
     def __bytes__(self):
         reason = HTTPStatus(self.status_code).phrase  # 200 -> "OK", 404 -> "Not Found"
-        body = b"" if self.body is None else json.dumps(self.body, ensure_ascii=False).encode("utf-8")
         head = [
             f"HTTP/{self.version} {self.status_code} {reason}",
             f"Content-Type: {self.content_type}",
-            f"Content-Length: {len(body)}",  # a count of bytes, not of characters
+            f"Content-Length: {len(self.content)}",  # a count of bytes, not of characters
             "Connection: close",
         ]
         # Every line of the head ends with CRLF, and an empty line ends the head.
-        return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+        return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + self.content
 
 
 class Router:
@@ -103,7 +106,7 @@ class Server(asyncio.Protocol):
             # Decode only now that the whole body is here: a piece can end in the
             # middle of a multi-byte character. A GET usually has no body at all.
             body = json.loads(raw_body) if raw_body else None
-        except ValueError:  # not JSON, or not even text
+        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
             self.response_writer(Response(400, {"message": "The request body is not valid JSON"}))
             return
         request = Request(
@@ -111,7 +114,7 @@ class Server(asyncio.Protocol):
             url=b"".join(self._url_parts).decode(self.encoding),
             body=body,
         )
-        # The handler is a coroutine: run it as a task on the event loop. asyncio only
+        # dispatch() is a coroutine: run it as a task on the event loop. asyncio only
         # keeps a weak reference to tasks, so we hold one until the task is done.
         task = asyncio.get_running_loop().create_task(
             self.router.dispatch(request, self.request_callback_handler)
