@@ -79,7 +79,7 @@ BUGS = [
     Bug(
         "Content-Length counts characters, not bytes",
         "05_body", "server.py",
-        [('            f"Content-Length: {len(body)}",', '            f"Content-Length: {len(body.decode())}",')],
+        [('            f"Content-Length: {len(self.content)}",', '            f"Content-Length: {len(self.content.decode())}",')],
     ),
     Bug(
         "json.loads on a request without a body",
