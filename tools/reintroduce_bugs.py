@@ -99,7 +99,14 @@ BUGS = [
     Bug(
         "invalid JSON crashes instead of a 400",
         "05_body", "server.py",
-        [("        except ValueError:  # not JSON, or not even text", "        except KeyError:")],
+        [("        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep",
+          "        except KeyError:")],
+    ),
+    Bug(
+        "JSON nested too deep crashes instead of a 400 (json raises RecursionError)",
+        "05_body", "server.py",
+        [("        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep",
+          "        except ValueError:")],
     ),
     Bug(
         "404 written, then dispatch carries on (no return)",
