@@ -1,0 +1,67 @@
+"""python -m protoweb module:app [--host H] [--port P] [--request-timeout 5 ...]
+
+Imports the App and serves it; ``--port 0`` picks a free port, and the log says
+which: ``Listening on H:P``. Every field of Config is an option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import os
+import sys
+
+from protoweb.app import App
+from protoweb.config import Config
+from protoweb.server import configure_logging
+
+
+def load_app(location: str) -> App:
+    """``examples.hello_world:app`` -> that App (the attribute may be dotted)."""
+    module_name, _, attribute = location.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"expected module:attribute, e.g. examples.hello_world:app, got {location!r}")
+    sys.path.insert(0, os.getcwd())  # as `python -m` does for the working directory
+    target = importlib.import_module(module_name)
+    for name in attribute.split("."):
+        target = getattr(target, name)
+    if not isinstance(target, App):
+        raise ValueError(f"{location} is a {type(target).__name__}, not a protoweb.App")
+    return target
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m protoweb", description="Serve a protoweb App.")
+    parser.add_argument("app", help="where the App is, as module:attribute (e.g. examples.hello_world:app)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    for field in dataclasses.fields(Config):
+        option = "--" + field.name.replace("_", "-")
+        if field.type == "bool":
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"(default: {field.default})")
+        else:
+            parser.add_argument(option, type=float if field.type == "float" else int, default=None,
+                                help=f"(default: {field.default})")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        app = load_app(args.app)
+    except (ImportError, AttributeError, ValueError) as error:
+        sys.exit(f"python -m protoweb: cannot load {args.app}: {error}")
+    settings = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Config)
+        if getattr(args, field.name) is not None
+    }
+    app.run(args.host, args.port, **settings)
+
+
+if __name__ == "__main__":
+    main()

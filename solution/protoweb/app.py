@@ -1,0 +1,98 @@
+"""App: the routes of an application, and dispatch, which turns a Request into a Response."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from protoweb.asgi import serve_asgi
+from protoweb.config import Config
+from protoweb.errors import HTTPError
+from protoweb.request import Request
+from protoweb.response import Response, error_response, to_response
+from protoweb.routing import Handler, Router
+from protoweb.server import run
+
+logger = logging.getLogger("protoweb.error")
+
+
+class App:
+    """An application: a Router, a Config, and the ways to serve them.
+
+        app = App()
+
+        @app.get("/users/{user_id}")
+        async def show_user(request, user_id):
+            return {"id": user_id}
+
+        app.run("127.0.0.1", 8000)        # or: python -m protoweb module:app
+                                          # or, as ASGI: uvicorn module:app
+    """
+
+    def __init__(self, router: Router | None = None, config: Config | None = None) -> None:
+        self.router = router if router is not None else Router()
+        self.config = config if config is not None else Config()
+
+    # -- routes ------------------------------------------------------------------------
+
+    def add_route(self, path: str, methods_handler: dict[str, Handler]) -> None:
+        """``app.add_route("/hello_world", {"GET": hello_world, "POST": process_request})``."""
+        self.router.add_route(path, methods_handler)
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",)) -> Callable[[Handler], Handler]:
+        """Decorator: ``@app.route("/users/{id}", methods=["GET", "POST"])``."""
+        def register(handler: Handler) -> Handler:
+            self.add_route(path, {method: handler for method in methods})
+            return handler
+        return register
+
+    def get(self, path: str) -> Callable[[Handler], Handler]:
+        return self.route(path, ["GET"])
+
+    def post(self, path: str) -> Callable[[Handler], Handler]:
+        return self.route(path, ["POST"])
+
+    def put(self, path: str) -> Callable[[Handler], Handler]:
+        return self.route(path, ["PUT"])
+
+    def patch(self, path: str) -> Callable[[Handler], Handler]:
+        return self.route(path, ["PATCH"])
+
+    def delete(self, path: str) -> Callable[[Handler], Handler]:
+        return self.route(path, ["DELETE"])
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def dispatch(self, request: Request) -> Response:
+        """Run the handler for ``request`` and return its Response; never raises.
+
+        A handler's HTTPError becomes its JSON error answer; any other exception is
+        logged here, with its traceback, and the client only gets a 500.
+        """
+        try:
+            handler, path_params = self.router.resolve(request.method, request.path)
+            if path_params:
+                request.path_params = path_params  # type: ignore[assignment]
+                result = await handler(request, **path_params)
+            else:
+                result = await handler(request)
+            if type(result) is Response:
+                return result
+            return to_response(result)
+        except HTTPError as error:
+            return error_response(error)
+        except Exception:
+            logger.exception("Handler failed for %s %s", request.method, request.url)
+            return error_response(HTTPError(500))
+
+    # -- serving -----------------------------------------------------------------------
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
+        """Serve until SIGINT/SIGTERM; ``settings`` override fields of ``self.config``."""
+        run(self, host, port, dataclasses.replace(self.config, **settings))
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """The app as an ASGI application: ``uvicorn module:app --workers 4``."""
+        await serve_asgi(self, scope, receive, send)

@@ -1,0 +1,89 @@
+"""The App as an ASGI application, for when one process is not enough.
+
+    uvicorn examples.hello_world:app --workers 4
+
+The ASGI server (uvicorn, hypercorn, ...) then owns the sockets, the HTTP/1.1 rules
+and the processes; this adapter turns its ``scope`` and body messages into a Request,
+runs the same ``App.dispatch``, and sends the Response back as two messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from protoweb.errors import HTTPError
+from protoweb.request import Request
+from protoweb.response import error_response
+
+if TYPE_CHECKING:
+    from protoweb.app import App
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def serve_asgi(app: App, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    kind = scope["type"]
+    if kind == "http":
+        await _serve_http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _serve_lifespan(receive, send)
+    else:  # "websocket": not something this framework speaks
+        await send({"type": "websocket.close", "code": 1000})
+
+
+async def _serve_http(app: App, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    url = (scope.get("raw_path") or quote(scope["path"]).encode("ascii")).decode("latin-1")
+    if scope.get("query_string"):
+        url += "?" + scope["query_string"].decode("latin-1")
+    client = scope.get("client")
+    request = Request(
+        scope["method"],
+        url,
+        scope["headers"],
+        http_version=scope.get("http_version", "1.1"),
+        client=tuple(client) if client else None,  # type: ignore[arg-type]
+    )
+    try:
+        body = await _read_body(request, receive, app.config.max_body_size)
+    except HTTPError as error:
+        response = error_response(error)
+    else:
+        if body is None:
+            return  # the client left before its request was complete
+        request.body = body
+        response = await app.dispatch(request)
+    body, fields = response.header_fields()
+    await send({"type": "http.response.start", "status": response.status_code, "headers": fields})
+    await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else body})
+
+
+async def _read_body(request: Request, receive: Receive, limit: int) -> bytes | None:
+    """The whole body; HTTPError 413 past ``limit`` (before reading, if its length says so)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"The request body exceeds {limit} bytes")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, f"The request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _serve_lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,154 @@
+"""RequestParser: the bytes of one connection in, Request objects (or the error) out.
+
+httptools (llhttp) does the HTTP/1.1 syntax: request line, header lines, chunked
+bodies, Content-Length. What a server must add on top lives here, apart from any
+socket: size limits, the Host rule, Expect, refusing protocol upgrades. Feed it
+bytes; it returns the requests completed by them, in order, and at most one
+HTTPError last, after which the connection's state is unknown and it must close.
+
+    parser = RequestParser(Config())
+    parser.feed(b"GET /a HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /b HTTP/1.1\\r\\nHo")  # [<Request GET /a>]
+    parser.feed(b"st: x\\r\\n\\r\\n")                                             # [<Request GET /b>]
+"""
+
+from __future__ import annotations
+
+import logging
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+
+from protoweb.config import Config
+from protoweb.errors import HTTPError
+from protoweb.request import Request
+
+logger = logging.getLogger("protoweb.error")
+
+
+class RequestParser:
+    """One per connection: httptools calls the ``on_*`` methods as it recognises each part."""
+
+    def __init__(self, config: Config, client: tuple[str, int] | None = None) -> None:
+        self.client = client
+        self.max_body_size = config.max_body_size
+        self.max_url_size = config.max_url_size
+        self.max_header_size = config.max_header_size
+        self.receiving = False  # a request has begun and is not complete yet
+        self.requests_begun = 0  # tells a new partial request from the one before
+        self.expect_continue = False  # the request being received waits for "100 Continue"
+        self._parser = HttpRequestParser(self)
+        self._ready: list[Request | HTTPError] = []
+        self._request: Request | None = None
+        self._body_size = 0
+        self._stalled_size = 0
+
+    def feed(self, data: bytes) -> list[Request | HTTPError]:
+        """Parse ``data``; return the requests it completed and, last, an error if it ends here."""
+        ready = self._ready = []
+        requests_before, body_before = self.requests_begun, self._body_size
+        try:
+            self._parser.feed_data(data)
+        except HttpParserCallbackError as error:
+            # One of our on_* methods raised; httptools keeps the original as the context.
+            cause = error.__context__
+            if not isinstance(cause, HTTPError):
+                logger.error("Parser callback failed", exc_info=cause)
+                cause = HTTPError(500)
+            ready.append(cause)
+        except HttpParserError as error:
+            ready.append(HTTPError(400, f"Malformed request: {error}"))
+        except HttpParserUpgrade:  # CONNECT, or Connection: Upgrade; not an HttpParserError
+            ready.append(HTTPError(400, "Protocol upgrades (CONNECT, Upgrade) are not supported"))
+        else:
+            # httptools keeps an unfinished header line to itself, out of on_header's
+            # sight. Bytes that arrive in the middle of a request and bring no body are
+            # head (or trailer) lines: count them, so that no head can grow forever.
+            if self.receiving and self.requests_begun == requests_before:
+                if self._body_size != body_before:
+                    self._stalled_size = 0
+                else:
+                    self._stalled_size += len(data)
+                    if self._stalled_size > self.max_header_size:
+                        ready.append(HTTPError(431, f"The request's header fields exceed {self.max_header_size} bytes"))
+        return ready
+
+    def close(self) -> None:
+        """Drop the httptools parser: it holds our on_* methods, we hold it; without this
+        cycle the garbage of a closed connection is freed at once, not by the collector."""
+        self._parser = None  # type: ignore[assignment]
+
+    # -- httptools callbacks, in the order they come -------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.receiving = True
+        self.requests_begun += 1
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._stalled_size = 0
+        self._body: list[bytes] | None = None  # most requests have none
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url  # usually one piece; several if the URL arrives in several reads
+        if len(self._url) > self.max_url_size:
+            raise HTTPError(414, f"The URL exceeds {self.max_url_size} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))  # counted in on_headers_complete
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        if parser.should_upgrade():
+            # CONNECT, or "Connection: Upgrade": httptools completes the request, then
+            # raises HttpParserUpgrade, which feed turns into a 400. Not to be answered.
+            self._request = None
+            return
+        version = parser.get_http_version()
+        hosts = 0
+        expect = None
+        size = 0
+        for name, value in self._headers:
+            size += len(name) + len(value) + 4  # + ": " and CRLF
+            name = name.lower()
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":  # llhttp has checked it is one decimal number
+                if int(value) > self.max_body_size:
+                    raise HTTPError(413, f"The request body exceeds {self.max_body_size} bytes")
+            elif name == b"expect":
+                expect = value
+        if size > self.max_header_size:
+            raise HTTPError(431, f"The request's header fields exceed {self.max_header_size} bytes")
+        # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any with several.
+        if hosts > 1 or (hosts == 0 and version != "1.0"):
+            raise HTTPError(400, "A request needs exactly one Host header" if hosts else "Missing Host header")
+        if expect is not None and version != "1.0":  # HTTP/1.0 clients cannot mean it (RFC 9110 10.1.1)
+            if expect.lower() != b"100-continue":
+                raise HTTPError(417, f"Unsupported expectation {expect.decode('latin-1')!r}")
+            self.expect_continue = True
+        self._request = Request(
+            parser.get_method().decode("ascii"),
+            self._url.decode("latin-1"),
+            self._headers,
+            http_version=version,
+            keep_alive=parser.should_keep_alive(),
+            client=self.client,
+        )
+        self._headers = []  # trailer fields of a chunked body land here, and are dropped
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.max_body_size:  # a chunked body declares no size up front
+            raise HTTPError(413, f"The request body exceeds {self.max_body_size} bytes")
+        if self._body is None:
+            self._body = [body]
+        else:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        if request is not None:  # None: an upgrade request, refused by feed
+            if self._body is not None:
+                request.body = b"".join(self._body)
+            self._ready.append(request)
+        self.receiving = False
+        self.expect_continue = False

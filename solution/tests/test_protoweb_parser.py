@@ -1,0 +1,168 @@
+"""Unit tests of RequestParser and Request: bytes in, requests or errors out (no sockets)."""
+
+import json
+import secrets
+
+import pytest
+
+from protoweb import Config, HTTPError, Request
+from protoweb.parser import RequestParser
+from protoweb.request import split_target
+
+
+def parse(*pieces, **limits):
+    parser = RequestParser(Config(**limits), client=("127.0.0.1", 5555))
+    items = []
+    for piece in pieces:
+        items += parser.feed(piece)
+    return parser, items
+
+
+def only_error(items):
+    assert len(items) >= 1 and isinstance(items[-1], HTTPError), items
+    return items[-1]
+
+
+def test_a_request_split_anywhere_parses_the_same():
+    value = secrets.token_hex(8)
+    raw = (f"POST /echo/{value}?a=1&a=2 HTTP/1.1\r\nHost: x\r\nX-Value: {value}\r\n"
+           f"Content-Length: {len(value)}\r\n\r\n{value}").encode()
+    for cut in range(1, len(raw)):
+        parser, items = parse(raw[:cut], raw[cut:])
+        (request,) = items
+        assert (request.method, request.path, request.body) == ("POST", f"/echo/{value}", value.encode())
+        assert request.query.getall("a") == ["1", "2"] and request.headers["x-value"] == value
+        assert request.client == ("127.0.0.1", 5555) and not parser.receiving
+
+
+def test_pipelined_requests_come_out_in_order_and_a_partial_one_is_kept():
+    parser, items = parse(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HT")
+    assert [r.path for r in items] == ["/1", "/2"]
+    assert parser.receiving and parser.requests_begun == 3
+    assert [r.path for r in parser.feed(b"TP/1.1\r\nHost: x\r\n\r\n")] == ["/3"]
+
+
+def test_chunked_bodies_are_decoded_and_trailers_dropped():
+    _, (request,) = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n")
+    assert request.body == b"abcde" and "x-trailer" not in request.headers
+
+
+def test_keep_alive_follows_the_version_and_the_connection_header():
+    _, items = parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert [r.keep_alive for r in items] == [True, False]
+    _, items = parse(b"GET / HTTP/1.0\r\n\r\n")
+    assert (items[0].http_version, items[0].keep_alive) == ("1.0", False)
+    _, items = parse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert items[0].keep_alive is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # two Host fields
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 400),  # HttpParserUpgrade
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: something\r\nContent-Length: 1\r\n\r\n", 417),
+        (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100 + b"\r\n\r\n", 431),
+    ],
+)
+def test_what_the_server_refuses(raw, status):
+    _, items = parse(raw, max_body_size=10, max_url_size=32, max_header_size=100)
+    assert only_error(items).status == status
+    assert not any(isinstance(item, Request) for item in items)  # an upgrade is not answered as a GET
+
+
+def test_an_http10_request_needs_no_host_and_its_expect_is_ignored():
+    parser, items = parse(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
+    assert items == [] and not parser.expect_continue
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives():
+    parser, items = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", b"8\r\n12345678\r\n",
+                          b"8\r\n12345678\r\n", max_body_size=10)
+    assert only_error(items).status == 413
+
+
+def test_an_endless_header_line_is_refused_even_though_httptools_holds_it_back():
+    parser, _ = parse(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", max_header_size=100)
+    items = []
+    for _ in range(20):
+        items += parser.feed(b"z" * 10)
+        if items:
+            break
+    assert only_error(items).status == 431
+
+
+def test_endless_trailers_are_refused_too():
+    parser, _ = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+                      max_header_size=100)
+    items = []
+    for number in range(50):
+        items += parser.feed(b"X-T%d: zzzzzzzzzz\r\n" % number)
+        if items:
+            break
+    assert only_error(items).status == 431
+
+
+def test_a_slow_chunked_upload_is_not_mistaken_for_an_endless_head():
+    parser, items = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", max_header_size=100)
+    for _ in range(200):  # chunk-size lines and data in separate reads: 200 x 3 bytes of framing
+        items += parser.feed(b"1\r\n")
+        items += parser.feed(b"a\r\n")
+    items += parser.feed(b"0\r\n\r\n")
+    (request,) = items
+    assert request.body == b"a" * 200
+
+
+def test_expect_100_continue_is_flagged_until_the_request_completes():
+    parser, items = parse(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    assert items == [] and parser.expect_continue
+    (request,) = parser.feed(b"ok")
+    assert request.body == b"ok" and not parser.expect_continue
+
+
+def test_an_error_comes_after_the_requests_completed_before_it():
+    _, items = parse(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n\x00\x01garbage\r\n\r\n")
+    assert isinstance(items[0], Request) and items[0].path == "/fine"
+    assert only_error(items).status == 400
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "query"),
+    [("/a/b?x=1&y=2", "/a/b", "x=1&y=2"), ("/caf%C3%A9/%20x", "/café/ x", ""), ("/", "/", ""),
+     ("*", "*", ""), ("http://example.com/p/q?z=9", "/p/q", "z=9"), ("/a?", "/a", "")],
+)
+def test_split_target(target, path, query):
+    assert split_target(target) == (path, query)
+
+
+def test_request_json_text_and_form():
+    value = "välue " + secrets.token_hex(3)
+    request = Request("POST", "/", [(b"Content-Type", b"application/json")], json.dumps({"v": value}).encode())
+    assert request.json() == {"v": value}
+    for bad in (b"", b"{", b"\xff\xfe\xfd"):
+        with pytest.raises(HTTPError) as error:
+            Request("POST", "/", body=bad).json()
+        assert error.value.status == 400
+    latin = Request("POST", "/", [(b"content-type", b"text/plain; charset=latin-1")], "é".encode("latin-1"))
+    assert latin.text == "é"
+    with pytest.raises(HTTPError):
+        _ = Request("POST", "/", body=b"\xff").text
+    form = Request("POST", "/", [(b"Content-Type", b"application/x-www-form-urlencoded")],
+                   b"name=a+b&tag=1&tag=2&empty=")
+    assert form.form().to_dict() == {"name": "a b", "tag": ["1", "2"], "empty": ""}
+    with pytest.raises(HTTPError) as error:
+        Request("POST", "/", [(b"Content-Type", b"multipart/form-data; boundary=x")], b"--x").form()
+    assert error.value.status == 415
+
+
+def test_config_refuses_impossible_values():
+    for field in ("max_body_size", "request_timeout", "keep_alive_timeout", "backlog"):
+        with pytest.raises(ValueError, match=field):
+            Config(**{field: 0})
