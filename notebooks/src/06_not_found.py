@@ -273,4 +273,6 @@ assert server.log().count("Traceback") == 1
 # answers every request. The finished framework in `solution/` (the package `protoweb`) goes
 # past it: path parameters such as `/users/{id}` and query strings, `405 Method Not Allowed`
 # with an `Allow` header, timeouts so that an idle or trickling client cannot hold a
-# connection forever, limits on the size of a request, and HTTP/1.1 keep-alive.
+# connection forever, limits on the size of a request, and HTTP/1.1 keep-alive. Its
+# [README](../solution/README.md) shows the API and maps each piece back to these steps;
+# [`benchmarks/`](../benchmarks/README.md) measures it against uvicorn, Starlette and aiohttp.
