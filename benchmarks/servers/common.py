@@ -65,13 +65,15 @@ def announce(sock):
     print(f"Listening on {host}:{port}", flush=True)
 
 
-def run_uvicorn(app, args):
-    """Serve an ASGI app with uvicorn, one worker, on a socket we bound ourselves.
+def run_uvicorn(app, description):
+    """Serve an ASGI app with uvicorn, one worker, on a socket we bound ourselves,
+    until Ctrl-C; ``description`` is the script's --help line.
 
     Settings chosen for speed, as in any fair benchmark: the httptools parser
     (uvicorn's fastest), no access log, no lifespan. The loop is the one asked for:
     uvicorn's own default ("auto") would pick uvloop whenever it is installed.
     """
+    args = parse_args(description)
     import uvicorn
 
     sock = listen(args.host, args.port)
@@ -86,4 +88,8 @@ def run_uvicorn(app, args):
         timeout_graceful_shutdown=2,
     )
     announce(sock)  # connections wait in the backlog until uvicorn accepts them
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    print("Server stopped", flush=True)

@@ -5,7 +5,7 @@ The app does what a hand-written handler would: encode the JSON body per request
 
 import json
 
-from common import HELLO, parse_args, run_uvicorn
+from common import HELLO, run_uvicorn
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -23,9 +23,4 @@ async def app(scope, receive, send):
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.splitlines()[0])
-    try:
-        run_uvicorn(app, args)
-    except KeyboardInterrupt:
-        pass
-    print("Server stopped", flush=True)
+    run_uvicorn(app, __doc__.splitlines()[0])

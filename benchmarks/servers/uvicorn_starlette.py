@@ -4,7 +4,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from common import HELLO, parse_args, run_uvicorn
+from common import HELLO, run_uvicorn
 
 
 async def hello_world(request):
@@ -15,9 +15,4 @@ app = Starlette(routes=[Route("/hello_world", hello_world, methods=["GET"])])
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.splitlines()[0])
-    try:
-        run_uvicorn(app, args)
-    except KeyboardInterrupt:
-        pass
-    print("Server stopped", flush=True)
+    run_uvicorn(app, __doc__.splitlines()[0])
