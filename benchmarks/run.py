@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -348,7 +349,9 @@ def present(data: dict, json_path: Path, update_committed_plot: bool) -> None:
           f"wrk {meta['threads']} thread(s); {meta['machine']['pinning']}; "
           f"{meta['machine']['cpus']} CPUs, Python {meta['machine']['python']}")
     print(report.table(rows))
-    print("\nGoals (median of per-round ratios):")
+    short = meta["rounds_done"] < 3 or meta["duration"] < 10
+    print("\nGoals (median of per-round ratios)"
+          + (": fewer than 3 rounds or under 10 s each, NOT MEANINGFUL, only a smoke test" if short else ":"))
     print(report.goals_text(goals))
 
     title = "Requests per second relative to the ceiling server (higher is better)"
@@ -406,8 +409,8 @@ def main(argv=None) -> int:
     per_run = args.duration + args.warmup + 1.5  # + start, check and stop
     print(f"{len(plan)} measurements per round x {args.rounds} rounds, about "
           f"{len(plan) * args.rounds * per_run / 60:.1f} min; {pinning}")
-    print("wrk: " + " ".join(load.wrk_command("http://HOST:PORT", modes[0], args.duration,
-                                             args.threads, wrk_cpu)))
+    print("wrk: " + shlex.join(load.wrk_command("http://HOST:PORT", modes[0], args.duration,
+                                               args.threads, wrk_cpu)))
 
     started = datetime.now()
     RESULTS.mkdir(parents=True, exist_ok=True)

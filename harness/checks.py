@@ -88,6 +88,7 @@ def interleave(server: ServerProcess, first: bytes, second: bytes, split: int, t
     shared by all connections (the article's bug), A's and B's bytes then end up in
     the same parser, and their answers in the same transport.
     """
+    mark = server.mark()
     a = socket.create_connection(server.address, timeout=timeout)
     b = socket.create_connection(server.address, timeout=timeout)
     results: dict[str, Exchange] = {}
@@ -108,6 +109,8 @@ def interleave(server: ServerProcess, first: bytes, second: bytes, split: int, t
     finally:
         a.close()
         b.close()
+    for result in results.values():
+        result.server_log = lambda: server.log(since=mark)
     return results["a"], results["b"]
 
 
@@ -128,5 +131,20 @@ def _finish(sock: socket.socket, server: ServerProcess, sent: bytes, timeout: fl
 
 
 def send(server: ServerProcess, *pieces: bytes, **options) -> Exchange:
-    """``exchange`` with the server's address filled in."""
-    return exchange(server.host, server.port, *pieces, **options)
+    """``exchange`` with the server's address filled in; a failure also shows its log."""
+    mark = server.mark()
+    result = exchange(server.host, server.port, *pieces, **options)
+    result.server_log = lambda: server.log(since=mark)
+    return result
+
+
+def http(method: str, url: str, **options):
+    """``requests.request``, bounded in time (3 s unless given); when no valid answer
+    comes, the failure is one line instead of pages of urllib3 internals."""
+    import requests
+
+    options.setdefault("timeout", 3)
+    try:
+        return requests.request(method, url, **options)
+    except requests.RequestException as error:
+        raise AssertionError(f"{method} {url} with requests: no valid answer ({error!r})") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 3.0
@@ -107,12 +108,17 @@ class Exchange:
     closed: bool = False  # the server closed the connection (we read end-of-file)
     reset: bool = False  # the server reset the connection
     seconds: float = 0.0
+    # What the server logged since the request was sent (set by harness.checks.send):
+    # when an answer is wrong, the server's traceback usually says why.
+    server_log: Callable[[], str] | None = field(default=None, repr=False)
     _parsed: tuple[Response, bytes] | None = field(default=None, repr=False)
 
     @property
     def response(self) -> Response:
         """The first response, parsed strictly (raises AssertionError with the exchange)."""
         if self._parsed is None:
+            if not self.received:
+                raise AssertionError(self.explain("no answer: the server sent nothing back"))
             try:
                 self._parsed = parse_response(self.received)
             except ValueError as error:
@@ -145,7 +151,15 @@ class Exchange:
             "    " + _show(sent),
             f"received ({len(self.received)} bytes, connection {ending} after {self.seconds:.2f} s):",
             "    " + (_show(self.received) if self.received else "(nothing)"),
-            "the same request with curl:",
+        ]
+        log = self.server_log() if self.server_log else ""
+        if log:
+            lines = log.splitlines()
+            parts.append(f"the server logged meanwhile ({len(lines)} lines{', the last 20' if len(lines) > 20 else ''}):")
+            parts += ["    | " + line for line in lines[-20:]]
+        parts += [
+            "the same request with curl (this test's server is gone when you read this: start",
+            "yours, e.g. `python my_server.py`, and use its port, 8080 by default):",
             "    " + curl_command(sent, self.host, self.port),
         ]
         return "\n".join(parts)

@@ -3,11 +3,11 @@
     python tools/reintroduce_bugs.py
 
 A test suite that passes proves little until we have seen it fail for the right
-reason. For every bug in DESIGN.md's list, this builds a variant of the step's file
-with the article's code put back (harness.variant), runs that step's tests against
-it (`pytest steps/NN --server VARIANT`, or `--client VARIANT`), and expects at
-least one failure. It prints the first test that caught each bug and exits 1 if a bug got
-through unnoticed.
+reason. For every bug of the article that a step fixes (each step's README names
+them), this builds a variant of the step's file with the article's code put back
+(harness.variant), runs that step's tests against it (`pytest steps/NN --server
+VARIANT`, or `--client VARIANT`), and expects at least one failure. It prints the
+first test that caught each bug, and exits 1 if a bug got through unnoticed.
 """
 
 from __future__ import annotations

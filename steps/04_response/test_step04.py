@@ -5,10 +5,9 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from harness import request
-from harness.checks import assert_no_answer, assert_stops_cleanly, interleave, json_response, random_word, send
+from harness.checks import assert_no_answer, assert_stops_cleanly, http, interleave, json_response, random_word, send
 
 HELLO = {"hello": "back"}
 
@@ -35,7 +34,7 @@ def test_query_string_routes_to_the_same_handler(server):
 
 
 def test_requests_library(server):
-    response = requests.get(f"{server.url}/hello_world", timeout=3)
+    response = http("GET", f"{server.url}/hello_world")
     assert response.status_code == 200 and response.reason == "OK"
     assert response.headers["Content-Type"] == "application/json"
     assert response.json() == HELLO
@@ -43,7 +42,7 @@ def test_requests_library(server):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl(server):
-    done = subprocess.run(["curl", "-si", "--max-time", "3", f"{server.url}/hello_world"],
+    done = subprocess.run(["curl", "-sSi", "--max-time", "3", f"{server.url}/hello_world"],
                           capture_output=True, timeout=10)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -73,7 +72,7 @@ def test_two_clients_at_once_each_get_their_answer(server):
 
 def test_many_clients_at_once(server):
     def get(_):
-        return requests.get(f"{server.url}/hello_world", timeout=5).json()
+        return http("GET", f"{server.url}/hello_world", timeout=5).json()
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         assert list(pool.map(get, range(100))) == [HELLO] * 100

@@ -2,13 +2,12 @@
 
 import json
 
-import requests
-
 from harness import chunked, request
 from harness.checks import (
     NON_ASCII,
     assert_no_answer,
     assert_stops_cleanly,
+    http,
     interleave,
     json_response,
     random_text,
@@ -50,7 +49,7 @@ def test_non_ascii_round_trips_with_a_byte_content_length(server):
 
 
 def test_the_articles_post_example(server):
-    response = requests.post(f"{server.url}/hello_world", json={"key1": "value1", "key2": "value2"}, timeout=3)
+    response = http("POST", f"{server.url}/hello_world", json={"key1": "value1", "key2": "value2"})
     assert response.status_code == 200
     assert response.content == b'{"key1": "value1", "key2": "value2", "hello": "back"}'
 

@@ -34,7 +34,7 @@ def test_the_articles_not_created_example(server):
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_articles_curl_command(server):
     done = subprocess.run(
-        ["curl", "--max-time", "3", "-X", "POST", "-H", "Content-Type: application/json",
+        ["curl", "-sS", "--max-time", "3", "-X", "POST", "-H", "Content-Type: application/json",
          "-d", ARTICLE_BODY, f"{server.url}/not_created"],
         capture_output=True, text=True, timeout=10,
     )
