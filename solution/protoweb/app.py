@@ -11,7 +11,7 @@ from protoweb.asgi import serve_asgi
 from protoweb.config import Config
 from protoweb.errors import HTTPError
 from protoweb.request import Request
-from protoweb.response import Response, error_response, to_response
+from protoweb.response import Response, to_response
 from protoweb.routing import Handler, Router
 from protoweb.server import run
 
@@ -66,26 +66,20 @@ class App:
     # -- requests ----------------------------------------------------------------------
 
     async def dispatch(self, request: Request) -> Response:
-        """Run the handler for ``request`` and return its Response; never raises.
+        """Run the handler for ``request`` and return its Response.
 
         A handler's HTTPError becomes its JSON error answer; any other exception is
-        logged here, with its traceback, and the client only gets a 500.
+        logged here, with its traceback, and the client only gets a 500. Only a
+        cancellation (CancelledError is not an Exception) goes through, to the caller.
         """
         try:
-            handler, path_params = self.router.resolve(request.method, request.path)
-            if path_params:
-                request.path_params = path_params  # type: ignore[assignment]
-                result = await handler(request, **path_params)
-            else:
-                result = await handler(request)
-            if type(result) is Response:
-                return result
-            return to_response(result)
+            handler, request.path_params = self.router.resolve(request.method, request.raw_path)
+            return to_response(await handler(request, **request.path_params))
         except HTTPError as error:
-            return error_response(error)
+            return error.response()
         except Exception:
             logger.exception("Handler failed for %s %s", request.method, request.url)
-            return error_response(HTTPError(500))
+            return HTTPError(500).response()
 
     # -- serving -----------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from protoweb.errors import HTTPError
 from protoweb.request import Request
-from protoweb.response import error_response
 
 if TYPE_CHECKING:
     from protoweb.app import App
@@ -35,29 +34,44 @@ async def serve_asgi(app: App, scope: dict[str, Any], receive: Receive, send: Se
 
 
 async def _serve_http(app: App, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    url = (scope.get("raw_path") or quote(scope["path"]).encode("ascii")).decode("latin-1")
-    if scope.get("query_string"):
-        url += "?" + scope["query_string"].decode("latin-1")
     client = scope.get("client")
     request = Request(
         scope["method"],
-        url,
+        _target(scope),
         scope["headers"],
         http_version=scope.get("http_version", "1.1"),
-        client=tuple(client) if client else None,  # type: ignore[arg-type]
+        client=tuple(client)[:2] if client else None,  # type: ignore[arg-type]
     )
     try:
         body = await _read_body(request, receive, app.config.max_body_size)
     except HTTPError as error:
-        response = error_response(error)
+        response = error.response()
     else:
         if body is None:
             return  # the client left before its request was complete
         request.body = body
         response = await app.dispatch(request)
-    body, fields = response.header_fields()
-    await send({"type": "http.response.start", "status": response.status_code, "headers": fields})
-    await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else body})
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.header_fields()})
+    await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.content})
+
+
+def _target(scope: dict[str, Any]) -> str:
+    """The request-target as the client sent it, less the ``root_path`` the app is mounted at.
+
+    ASGI servers put ``root_path`` in front of ``path`` and ``raw_path`` (uvicorn
+    --root-path /api: a request for /api/users/1 has the path /api/users/1); the
+    app's routes do not include it. ``raw_path`` keeps the percent-encoding as sent.
+    """
+    path, raw = scope["path"], scope.get("raw_path")
+    root = scope.get("root_path", "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root):] or "/"
+        prefix = root.encode("utf-8")
+        raw = raw[len(prefix):] if raw is not None and raw.startswith(prefix) else None
+    target = raw.decode("latin-1") if raw else quote(path)  # raw_path is optional in ASGI
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    return target
 
 
 async def _read_body(request: Request, receive: Receive, limit: int) -> bytes | None:

@@ -2,25 +2,40 @@
 
 asyncio creates one per accepted connection (step 06's lesson: a protocol object
 holds that connection's state, so it must never be shared). It feeds the bytes that
-arrive to its RequestParser, answers the requests in the order they came
-(pipelining), and owns everything that has to do with time and flow on this
-connection: the deadlines, pausing when the client does not read, closing.
+arrive to its RequestParser, runs each request's handler in a Task of its own,
+answers in the order the requests came (pipelining), and owns everything that has to
+do with time and flow on this connection: the deadlines, pausing when the client does
+not read, closing.
+
+The states of a connection, and the deadline that runs in each:
+
+    idle ──a request begins──▶ receiving ──it is complete──▶ busy ──answered──▶ idle
+    keep_alive_timeout         request_timeout               none: the handler's time
+
+    any of them ──an error, or an answer with Connection: close──▶ discarding ──▶ closed
+                                                                   what is still sent is
+                                                                   drained, for a moment
+
+Receiving and busy overlap when a client pipelines (a request arrives while the
+handler of the one before runs). A request that waits for our ``100 Continue`` is
+not timed until we send it: it is behind a handler, not slow. While the client does
+not read our answers, the send deadline takes over (send_timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import types
+import sys
 from collections import deque
 from contextvars import copy_context
-from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING
 
 from protoweb.errors import HTTPError
 from protoweb.parser import RequestParser
 from protoweb.request import Request
-from protoweb.response import Response, error_response
+from protoweb.response import Response
 
 if TYPE_CHECKING:
     from protoweb.server import HTTPServer
@@ -36,28 +51,11 @@ KEEP_ALIVE = b"Connection: keep-alive\r\n"  # an HTTP/1.0 client closes unless t
 # can destroy our error response before the client has read it.
 LINGER_SECONDS = 2.0
 
-
-@types.coroutine
-def resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
-    """Let a Task carry on a coroutine that has already run up to its first suspension.
-
-    ``waiting_on`` is what the coroutine yielded then (the future it waits for). We hand
-    it to the Task as if the coroutine had yielded it to the Task itself, and from then
-    on pass everything through: values and exceptions in, futures out.
-    """
-    while True:
-        try:
-            sent = yield waiting_on
-        except BaseException as error:  # e.g. the Task is cancelled: the coroutine must hear it
-            try:
-                waiting_on = coro.throw(error)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                waiting_on = coro.send(sent)
-            except StopIteration as done:
-                return done.value
+if sys.platform == "linux":  # how many bytes a socket's send queue holds: ioctl(fd, SIOCOUTQ)
+    from fcntl import ioctl
+    from termios import TIOCOUTQ as SIOCOUTQ
+else:
+    ioctl = None
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -71,15 +69,16 @@ class HTTPConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = RequestParser(self.config)
         self.queue: deque[Request | HTTPError] = deque()  # parsed, waiting for their turn
-        self.task: asyncio.Task | None = None  # a handler that suspended and is still running
+        self.task: asyncio.Task | None = None  # the handler at work (one at a time, in order)
         self.keep_alive = True  # False: answer what is in flight, then close
-        self.discarding = False  # after an error: the bytes that still come are not requests
+        self.discarding = False  # after an error or a last answer: what still comes is not read
         self.eof = False  # the client has closed its side
         self.deadline: float | None = None  # loop time at which the server's sweep acts on us
+        self._timing: tuple[str, int] | None = None  # the state whose deadline runs, and its request
+        self._state_deadline: float | None = None
         self._reading_paused = False
         self._writing_paused = False
-        self._unsent = 0  # bytes waiting in the transport when the send deadline was set
-        self._timed_request = 0
+        self._unsent = 0  # bytes the client had not taken when the send deadline was set
         self._access_log = server.access_log
         self._context = copy_context()  # what every request's own context starts as
 
@@ -87,11 +86,12 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.parser.client = transport.get_extra_info("peername")
+        peer = transport.get_extra_info("peername")
+        self.parser.client = tuple(peer[:2]) if isinstance(peer, tuple) else peer  # IPv6 has 4 fields
         self.server.connections.add(self)
         # The clock starts now, not at the first byte: a client that connects and says
         # nothing is an idle connection like any other (the second article's DoS bug).
-        self._set_deadline(self.config.keep_alive_timeout)
+        self._update()
 
     def data_received(self, data: bytes) -> None:
         if self.discarding:
@@ -102,7 +102,7 @@ class HTTPConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         if self.discarding:
-            return False  # the client has our error (or gave up on it): let the transport close
+            return False  # the client has our last answer (or gave up on it): let the transport close
         if self.parser.receiving:
             self.queue.append(HTTPError(400, "The connection was closed in the middle of a request"))
         self._answer_queue()
@@ -122,66 +122,78 @@ class HTTPConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._writing_paused = True
         self._update_reading()
-        self._unsent = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
+        self._unsent = self._unsent_bytes()
         self._set_deadline(self.config.send_timeout)  # a client that reads nothing is let go
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        self._answer_queue()
+        self._answer_queue()  # which puts back the deadline of the state we are in
 
     # -- answering, in order ------------------------------------------------------------
 
     def _answer_queue(self) -> None:
-        """Answer the waiting requests, in order, until one needs time (or we must wait)."""
-        queue = self.queue
-        while queue and self.task is None and not self._writing_paused and self.transport is not None:
-            item = queue.popleft()
-            if type(item) is Request:
-                # Each request runs in a context of its own, as it would in a Task of its
-                # own: context variables a handler sets do not leak into the next request.
-                self._context.copy().run(self._dispatch, item)
+        """Answer the waiting requests, in order, until a handler needs time (or we must wait)."""
+        while self.queue and self.task is None and not self._writing_paused and self.transport is not None:
+            item = self.queue.popleft()
+            if isinstance(item, Request):
+                self._start_handler(item)
             else:
-                self._fail(item)  # type: ignore[arg-type]
+                self._fail(item)
         self._update()
 
-    def _dispatch(self, request: Request) -> None:
-        # Most handlers finish without ever waiting: run the coroutine ourselves and skip
-        # the cost of a Task and a trip through the event loop. Only a handler that
-        # really suspends gets a Task; the queue keeps later answers behind its answer.
-        coro = self.app.dispatch(request)
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration as done:
-            self._send(request, done.value)
-        else:
-            self.task = self.loop.create_task(self._dispatch_later(request, coro, waiting_on))
+    def _start_handler(self, request: Request) -> None:
+        """Run the request's handler in a Task; answer now if it is done, else when it is.
 
-    async def _dispatch_later(self, request: Request, coro: Coroutine[Any, Any, Response], waiting_on: Any) -> None:
+        A Task of its own, so that asyncio.timeout, TaskGroup and the libraries built on
+        them work from the handler's first line; started in the connection's context,
+        which the Task copies, so that context variables a handler sets do not leak into
+        the next request. On Python 3.12+ the Task starts eagerly: it runs the handler
+        right now, up to its first await, and most handlers, which never wait, are done
+        when this returns. Before 3.12 it starts on the loop's next turn.
+        """
+        task = self._context.run(self.server.new_task, self.app.dispatch(request))
+        if task.done():
+            self._send(request, self._response_of(request, task))
+        else:
+            self.task = task
+            task.add_done_callback(partial(self._handler_done, request))
+
+    def _handler_done(self, request: Request, task: asyncio.Task) -> None:
+        self.task = None
         try:
-            response = await resume(coro, waiting_on)
+            self._send(request, self._response_of(request, task))
         finally:
-            self.task = None
-        self._send(request, response)
-        self._answer_queue()
+            self._answer_queue()  # the requests that waited behind this one, whatever happened
+
+    def _response_of(self, request: Request, task: asyncio.Task) -> Response:
+        """The Response the handler's Task returned; a logged 500 if it did not return one.
+
+        App.dispatch turns every exception into a Response; what still gets here is a
+        cancellation we did not ask for (say, a handler awaiting a task someone else
+        cancelled). Who knows what state that left behind: the connection closes.
+        """
+        if task.cancelled():
+            if self.transport is not None:  # else we cancelled it ourselves (abort)
+                logger.error("The handler for %s %s was cancelled", request.method, request.url)
+        elif (error := task.exception()) is not None:
+            logger.error("Dispatching %s %s failed", request.method, request.url, exc_info=error)
+        else:
+            return task.result()
+        self.keep_alive = False
+        return HTTPError(500).response()
 
     def _send(self, request: Request, response: Response) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # the client is gone: nobody to answer
-        keep_alive = request.keep_alive and self.keep_alive
+        keep_alive = self.keep_alive and request.keep_alive and not response.closes_connection
         if not keep_alive:
             connection = CLOSE
         elif request.http_version == "1.0":
             connection = KEEP_ALIVE
         else:
             connection = b""
-        try:
-            data = response.render(connection, request.method == "HEAD")
-        except Exception:  # e.g. a body json cannot encode
-            logger.exception("Cannot render the response to %s %s", request.method, request.url)
-            response = error_response(HTTPError(500))
-            data = response.render(connection, request.method == "HEAD")
-        transport.write(data)
+        transport.write(response.render(connection, request.method == "HEAD"))
         if self._access_log:
             self._log_access(f"{request.method} {request.url} HTTP/{request.http_version}", response.status_code)
         if not keep_alive:
@@ -195,7 +207,7 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(error_response(error).render(CLOSE))
+        transport.write(error.response().render(CLOSE))
         if self._access_log:
             self._log_access("-", error.status)
         if self.eof or not transport.can_write_eof():
@@ -207,45 +219,57 @@ class HTTPConnection(asyncio.Protocol):
         self._set_deadline(LINGER_SECONDS)
 
     def _close(self) -> None:
+        """Close once what is buffered has been written (given send_timeout to go)."""
         self.keep_alive = False
         self.discarding = True
         self.queue.clear()
         if self.transport is not None:
-            self.transport.close()  # after what is still buffered has been written
+            self.transport.close()
+            self._set_deadline(self.config.send_timeout)
 
     def _log_access(self, request_line: str, status: int) -> None:
         client = self.parser.client
         who = f"{client[0]}:{client[1]}" if isinstance(client, tuple) else str(client)
         access_logger.info('%s - "%s" %d', who, request_line, status)
 
-    # -- state after each step: deadlines, reading, 100 Continue ------------------------
+    # -- after each event: closing, 100 Continue, the deadline, reading ------------------
 
     def _update(self) -> None:
-        transport = self.transport
-        if transport is None or self.discarding:
-            return
-        parser = self.parser
+        if self.transport is None or self.discarding:
+            return  # a closing connection keeps the deadline it was given
         busy = self.task is not None or bool(self.queue)
-        if not busy:
-            if self.eof and not parser.receiving:
-                transport.close()
-                return
-            if parser.expect_continue:
-                # The client waits for this before it sends the body. Only now: earlier
-                # responses on this connection must go out first.
-                transport.write(CONTINUE)
-                parser.expect_continue = False
-        if self._writing_paused:
-            pass  # the send deadline set by pause_writing holds
-        elif parser.receiving:
-            if parser.requests_begun != self._timed_request:
-                self._timed_request = parser.requests_begun
-                self._set_deadline(self.config.request_timeout)  # a new request: its whole time
-        elif busy:
-            self.deadline = None  # a handler is at work: not the client's time
-        else:
-            self._set_deadline(self.config.keep_alive_timeout)
+        if self.eof and not busy and not self.parser.receiving:
+            self.transport.close()  # the client has closed its side and has all its answers
+            return
+        if self.parser.expect_continue and not busy:
+            self._send_continue()
+        self._update_deadline(busy)
         self._update_reading()
+
+    def _send_continue(self) -> None:
+        # The client waits for this before it sends the body. Only now: earlier
+        # responses on this connection must go out first.
+        self.transport.write(CONTINUE)  # type: ignore[union-attr]
+        self.parser.expect_continue = False
+
+    def _update_deadline(self, busy: bool) -> None:
+        """Start the clock of the state we are in, when we have just entered it."""
+        parser = self.parser
+        if parser.receiving and not parser.expect_continue:
+            state, seconds = "receiving", self.config.request_timeout
+        elif parser.receiving or busy:
+            state, seconds = "busy", None  # a handler at work: not the client's time
+        else:
+            state, seconds = "idle", self.config.keep_alive_timeout
+        # The state, and the request it comes after: a request may begin and be answered
+        # within one call (idle, then idle again), and blank lines between requests
+        # (which begin none) must not restart the idle clock.
+        timing = (state, parser.requests_begun)
+        if timing != self._timing:
+            self._timing = timing
+            self._state_deadline = None if seconds is None else self.loop.time() + seconds
+        if not self._writing_paused:  # else the send deadline holds
+            self.deadline = self._state_deadline
 
     def _update_reading(self) -> None:
         pause = bool(self.queue) or self._writing_paused
@@ -262,6 +286,19 @@ class HTTPConnection(asyncio.Protocol):
         # deadline, which happens on every request, is then just storing a number.
         self.deadline = self.loop.time() + seconds
 
+    def _unsent_bytes(self) -> int:
+        """Bytes of ours the client has not taken yet: in the transport's buffer, and on
+        Linux in the kernel's send queue too. Without the kernel's part, its send buffer
+        growing (the kernel taking more from us) would look like the client reading."""
+        unsent = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
+        sock = self.transport.get_extra_info("socket")  # type: ignore[union-attr]
+        if ioctl is not None and sock is not None:
+            try:
+                unsent += int.from_bytes(ioctl(sock.fileno(), SIOCOUTQ, bytes(4)), sys.byteorder)
+            except OSError:  # closed under us
+                pass
+        return unsent
+
     # -- called by the server ------------------------------------------------------------
 
     def deadline_passed(self) -> None:
@@ -270,18 +307,20 @@ class HTTPConnection(asyncio.Protocol):
         if transport is None:
             return
         if self._writing_paused:
-            unsent = transport.get_write_buffer_size()
+            unsent = self._unsent_bytes()
             if unsent < self._unsent:  # slow, but reading: give it another send_timeout
                 self._unsent = unsent
                 self._set_deadline(self.config.send_timeout)
                 return
             logger.info("Closing a connection whose client read nothing for %g s", self.config.send_timeout)
             transport.abort()
-        elif not self.discarding and self.parser.receiving:
+        elif self.discarding:
+            transport.abort()  # done lingering after an error, or a close that could not finish
+        elif self.parser.receiving:
             self.queue.append(HTTPError(408, f"The request did not arrive within {self.config.request_timeout:g} s"))
             self.discarding = True  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
-        else:  # idle, or done lingering after an error
+        else:  # idle
             transport.close()
 
     def shutdown(self) -> None:
@@ -297,3 +336,4 @@ class HTTPConnection(asyncio.Protocol):
             self.task.cancel()
         if self.transport is not None:
             self.transport.abort()
+

@@ -20,36 +20,44 @@ FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
 class MultiDict(Mapping[str, str]):
     """An ordered, read-only mapping from names to one or more string values."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_index")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = list(items)
+        self._index: dict[str, tuple[str, list[str]]] | None = None
 
-    def _same(self, name: str) -> str:
+    def _key(self, name: str) -> str:
         return name
+
+    def _lookup(self) -> dict[str, tuple[str, list[str]]]:
+        """key -> (the name as it first came, every value): built in one pass, on first use."""
+        if self._index is None:
+            index: dict[str, tuple[str, list[str]]] = {}
+            for name, value in self._items:
+                entry = index.get(self._key(name))
+                if entry is None:
+                    index[self._key(name)] = (name, [value])
+                else:
+                    entry[1].append(value)
+            self._index = index
+        return self._index
 
     def getall(self, name: str) -> list[str]:
         """Every value of ``name``, in order; an empty list if there is none."""
-        key = self._same(name)
-        return [value for item_name, value in self._items if self._same(item_name) == key]
+        entry = self._lookup().get(self._key(name))
+        return list(entry[1]) if entry is not None else []
 
     def __getitem__(self, name: str) -> str:
-        key = self._same(name)
-        for item_name, value in self._items:
-            if self._same(item_name) == key:
-                return value
-        raise KeyError(name)
+        entry = self._lookup().get(self._key(name))
+        if entry is None:
+            raise KeyError(name)
+        return entry[1][0]
 
     def __iter__(self) -> Iterator[str]:
-        seen = set()
-        for name, _ in self._items:
-            key = self._same(name)
-            if key not in seen:
-                seen.add(key)
-                yield name
+        return iter([name for name, _ in self._lookup().values()])
 
     def __len__(self) -> int:
-        return len({self._same(name) for name, _ in self._items})
+        return len(self._lookup())
 
     def multi_items(self) -> list[tuple[str, str]]:
         """Every (name, value) pair, repeated names included, in order."""
@@ -57,11 +65,7 @@ class MultiDict(Mapping[str, str]):
 
     def to_dict(self) -> dict[str, str | list[str]]:
         """A plain dict for JSON: a single value as is, repeated values as a list."""
-        result: dict[str, str | list[str]] = {}
-        for name in self:
-            values = self.getall(name)
-            result[name] = values[0] if len(values) == 1 else values
-        return result
+        return {name: values[0] if len(values) == 1 else list(values) for name, values in self._lookup().values()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._items!r})"
@@ -78,7 +82,7 @@ class Headers(MultiDict):
 
     __slots__ = ()
 
-    def _same(self, name: str) -> str:
+    def _key(self, name: str) -> str:
         return name.lower()
 
     def set(self, name: str, value: str) -> None:
@@ -87,11 +91,13 @@ class Headers(MultiDict):
         key = name.lower()
         self._items = [item for item in self._items if item[0].lower() != key]
         self._items.append((name, value))
+        self._index = None
 
     def append(self, name: str, value: str) -> None:
         """Add one more value for ``name``, after the ones already there."""
         check_field(name, value)
         self._items.append((name, value))
+        self._index = None
 
     def __setitem__(self, name: str, value: str) -> None:
         self.set(name, value)
@@ -102,6 +108,7 @@ class Headers(MultiDict):
         if len(kept) == len(self._items):
             raise KeyError(name)
         self._items = kept
+        self._index = None
 
     def encode(self, skip: tuple[str, ...] = ()) -> bytes:
         """The fields as header lines, each ending in CRLF; names in ``skip`` (lower case) left out."""

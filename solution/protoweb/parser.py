@@ -2,8 +2,8 @@
 
 httptools (llhttp) does the HTTP/1.1 syntax: request line, header lines, chunked
 bodies, Content-Length. What a server must add on top lives here, apart from any
-socket: size limits, the Host rule, Expect, refusing protocol upgrades. Feed it
-bytes; it returns the requests completed by them, in order, and at most one
+socket: size limits, the HTTP version, the Host rule, Expect, protocol upgrades. Feed
+it bytes; it returns the requests completed by them, in order, and at most one
 HTTPError last, after which the connection's state is unknown and it must close.
 
     parser = RequestParser(Config())
@@ -15,13 +15,29 @@ from __future__ import annotations
 
 import logging
 
-from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserInvalidMethodError,
+    HttpParserUpgrade,
+    HttpRequestParser,
+)
 
 from protoweb.config import Config
 from protoweb.errors import HTTPError
+from protoweb.multidict import TOKEN
 from protoweb.request import Request
 
 logger = logging.getLogger("protoweb.error")
+
+
+def unknown_method(request_start: bytes) -> HTTPError:
+    """501 for a method llhttp does not know (RFC 9110 9.1); 400 for what is no method at all
+    (a TLS handshake sent to plain HTTP, say). ``request_start``: the request's first bytes."""
+    method = request_start.partition(b" ")[0].decode("latin-1")
+    if TOKEN.fullmatch(method):
+        return HTTPError(501, f"Unknown method {method!r}")
+    return HTTPError(400, "Malformed request: invalid method")
 
 
 class RequestParser:
@@ -37,13 +53,16 @@ class RequestParser:
         self.expect_continue = False  # the request being received waits for "100 Continue"
         self._parser = HttpRequestParser(self)
         self._ready: list[Request | HTTPError] = []
-        self._request: Request | None = None
+        self._request: Request = None  # type: ignore[assignment]  # the one being received
         self._body_size = 0
         self._stalled_size = 0
+        self._upgraded = False  # after an Upgrade request, the bytes that follow are not parsed
 
     def feed(self, data: bytes) -> list[Request | HTTPError]:
         """Parse ``data``; return the requests it completed and, last, an error if it ends here."""
         ready = self._ready = []
+        if self._upgraded:
+            return ready
         requests_before, body_before = self.requests_begun, self._body_size
         try:
             self._parser.feed_data(data)
@@ -54,10 +73,18 @@ class RequestParser:
                 logger.error("Parser callback failed", exc_info=cause)
                 cause = HTTPError(500)
             ready.append(cause)
+        except HttpParserInvalidMethodError:
+            # When the failing request began in these bytes (nothing completed before it
+            # here), they start with its method, after at most the CRLFs between requests.
+            began_here = self.requests_begun == requests_before + 1 and not ready
+            ready.append(unknown_method(data.lstrip(b"\r\n") if began_here else b""))
         except HttpParserError as error:
             ready.append(HTTPError(400, f"Malformed request: {error}"))
-        except HttpParserUpgrade:  # CONNECT, or Connection: Upgrade; not an HttpParserError
-            ready.append(HTTPError(400, "Protocol upgrades (CONNECT, Upgrade) are not supported"))
+        except HttpParserUpgrade:
+            # A request with "Connection: Upgrade" is complete (on_message_complete ran).
+            # httptools leaves the rest of these bytes unparsed; we ignore what follows
+            # too: the request was marked to close the connection once answered.
+            self._upgraded = True
         else:
             # httptools keeps an unfinished header line to itself, out of on_header's
             # sight. Bytes that arrive in the middle of a request and bring no body are
@@ -97,23 +124,27 @@ class RequestParser:
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        if parser.should_upgrade():
-            # CONNECT, or "Connection: Upgrade": httptools completes the request, then
-            # raises HttpParserUpgrade, which feed turns into a 400. Not to be answered.
-            self._request = None
-            return
         version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):  # llhttp also lets 0.9 and 2.0 through
+            raise HTTPError(505, f"HTTP/{version} is not supported; this server speaks HTTP/1.1")
+        method = parser.get_method().decode("ascii")
+        keep_alive = parser.should_keep_alive()
         hosts = 0
         expect = None
         size = 0
+        body_length = 0
+        chunked = False
         for name, value in self._headers:
             size += len(name) + len(value) + 4  # + ": " and CRLF
             name = name.lower()
             if name == b"host":
                 hosts += 1
             elif name == b"content-length":  # llhttp has checked it is one decimal number
-                if int(value) > self.max_body_size:
+                body_length = int(value)
+                if body_length > self.max_body_size:
                     raise HTTPError(413, f"The request body exceeds {self.max_body_size} bytes")
+            elif name == b"transfer-encoding":
+                chunked = True
             elif name == b"expect":
                 expect = value
         if size > self.max_header_size:
@@ -121,16 +152,26 @@ class RequestParser:
         # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any with several.
         if hosts > 1 or (hosts == 0 and version != "1.0"):
             raise HTTPError(400, "A request needs exactly one Host header" if hosts else "Missing Host header")
+        if parser.should_upgrade():
+            # CONNECT, or "Connection: Upgrade" (curl --http2 asks for h2c this way). A
+            # server may ignore Upgrade (RFC 9110 7.8) and answer in HTTP/1.1, but
+            # httptools skips the body of such a request and stops parsing after it: no
+            # body, and the connection closes after the answer.
+            if method == "CONNECT" or body_length or chunked:
+                raise HTTPError(400, "Protocol upgrades (CONNECT, or Upgrade with a body) are not supported")
+            keep_alive = False
+        if chunked and version == "1.0":
+            keep_alive = False  # RFC 9112 6.1: its framing cannot be trusted; close after answering
         if expect is not None and version != "1.0":  # HTTP/1.0 clients cannot mean it (RFC 9110 10.1.1)
             if expect.lower() != b"100-continue":
                 raise HTTPError(417, f"Unsupported expectation {expect.decode('latin-1')!r}")
             self.expect_continue = True
         self._request = Request(
-            parser.get_method().decode("ascii"),
+            method,
             self._url.decode("latin-1"),
             self._headers,
             http_version=version,
-            keep_alive=parser.should_keep_alive(),
+            keep_alive=keep_alive,
             client=self.client,
         )
         self._headers = []  # trailer fields of a chunked body land here, and are dropped
@@ -146,9 +187,8 @@ class RequestParser:
 
     def on_message_complete(self) -> None:
         request = self._request
-        if request is not None:  # None: an upgrade request, refused by feed
-            if self._body is not None:
-                request.body = b"".join(self._body)
-            self._ready.append(request)
+        if self._body is not None:
+            request.body = b"".join(self._body)
+        self._ready.append(request)
         self.receiving = False
         self.expect_continue = False

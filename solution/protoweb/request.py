@@ -1,46 +1,73 @@
 """Request: one HTTP request, as a handler sees it.
 
-Built once per request, so it does little up front: the path (for routing) is split
-out of the request-target right away; headers, query parameters, text, JSON and form
-data are decoded only when a handler asks for them.
+Built once per request, so it does little up front: the path (for routing, still
+percent-encoded) is split out of the request-target right away; the decoded path,
+headers, query parameters, text, JSON and form data only when a handler asks.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from httptools import parse_url
+from httptools import HttpParserInvalidURLError, parse_url
 
 from protoweb.errors import HTTPError
 from protoweb.multidict import Headers, MultiDict
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """``/users/%C3%A9?tag=a`` -> (``/users/é``, ``tag=a``): the decoded path and the raw query."""
+    """``/users/caf%C3%A9?tag=a#top`` -> (``/users/caf%C3%A9``, ``tag=a``).
+
+    The path stays percent-encoded, as sent: routes are matched on it, so that an
+    encoded ``/`` (``%2F``) inside a parameter cannot pass for a boundary between two.
+    The query is raw too; a ``#fragment`` (which a client should not send) is dropped.
+    """
     if target.startswith("/"):  # origin-form, what nearly every client sends
-        path, _, query = target.partition("?")
-    elif target == "*":  # OPTIONS * HTTP/1.1
+        path, _, query = target.partition("#")[0].partition("?")
+        return path, query
+    if target == "*":  # OPTIONS * HTTP/1.1
         return target, ""
-    else:  # absolute-form, http://host/path?query, which a server must accept too
+    try:  # absolute-form, http://host/path?query, which a server must accept too
         url = parse_url(target.encode("latin-1"))
-        path = (url.path or b"/").decode("latin-1")
-        query = (url.query or b"").decode("latin-1")
-    return (unquote(path) if "%" in path else path), query
+    except HttpParserInvalidURLError:  # llhttp lets through some that parse_url refuses
+        raise HTTPError(400, f"Malformed request-target {target!r}") from None
+    return (url.path or b"/").decode("latin-1"), (url.query or b"").decode("latin-1")
+
+
+def percent_decode(text: str) -> str:
+    """``caf%C3%A9`` -> ``café``; HTTPError 400 if what it encodes is not UTF-8."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise HTTPError(400, f"{text!r} is not UTF-8 once percent-decoded") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400
+        raise ValueError(f"{text} is too large for a float")
+    return number
 
 
 class Request:
     """What a client asked for.
 
-    ``method``, ``url`` (the request-target as sent), ``path`` (percent-decoded),
-    ``query_string``, ``path_params``, ``http_version``, ``keep_alive``, ``client``
-    (``(host, port)`` or None) and ``body`` (bytes) are plain attributes; ``headers``,
-    ``query``, ``text``, ``json()`` and ``form()`` decode on first use.
+    ``method``, ``url`` (the request-target as sent), ``raw_path`` (the path as sent,
+    percent-encoded), ``query_string``, ``path_params`` (percent-decoded),
+    ``http_version``, ``keep_alive``, ``client`` (``(host, port)`` or None) and ``body``
+    (bytes) are plain attributes; ``path`` (percent-decoded), ``headers``, ``query``,
+    ``text``, ``json()`` and ``form()`` decode when asked for.
     """
 
     __slots__ = (
-        "method", "url", "path", "query_string", "path_params", "http_version", "keep_alive",
+        "method", "url", "raw_path", "query_string", "path_params", "http_version", "keep_alive",
         "client", "body", "_raw_headers", "_headers", "_query",
     )
 
@@ -56,7 +83,7 @@ class Request:
     ) -> None:
         self.method = method
         self.url = url
-        self.path, self.query_string = split_target(url)
+        self.raw_path, self.query_string = split_target(url)
         self.path_params: dict[str, str] = {}
         self.http_version = http_version
         self.keep_alive = keep_alive
@@ -65,6 +92,11 @@ class Request:
         self._raw_headers = raw_headers
         self._headers: Headers | None = None
         self._query: MultiDict | None = None
+
+    @property
+    def path(self) -> str:
+        """The path, percent-decoded: ``/caf%C3%A9`` -> ``/café``; 400 if that is not UTF-8."""
+        return percent_decode(self.raw_path)
 
     @property
     def headers(self) -> Headers:
@@ -108,9 +140,13 @@ class Request:
         if not self.body:
             raise HTTPError(400, "Expected a JSON body, got an empty one")
         try:
-            return json.loads(self.body)
-        except ValueError as error:  # JSONDecodeError, or bytes that are not UTF-8/16/32
+            # Python's json takes NaN, Infinity and 1e400 (a float infinity), which are
+            # not JSON numbers and which no response could send back: refused.
+            return json.loads(self.body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except ValueError as error:  # not JSON, not text, NaN, an int of more than 4300 digits
             raise HTTPError(400, f"The request body is not valid JSON: {error}") from None
+        except RecursionError:  # [[[[...]]]] nested deeper than the parser can go
+            raise HTTPError(400, "The request body is not valid JSON: nested too deep") from None
 
     def form(self) -> MultiDict:
         """The fields of an ``application/x-www-form-urlencoded`` body; other types answer 415."""

@@ -3,28 +3,41 @@
 Routes are compiled when they are added, so a lookup does as little as possible:
 a path without ``{parameters}`` is one dict lookup; only then are the patterns of
 parameterised routes tried, in the order they were added.
+
+Routes match the path as the client sent it, still percent-encoded; each parameter
+is decoded once matched. So ``/files/a%2Fb`` gives ``name="a/b"`` to
+``/files/{name}``, and cannot reach ``/files/{name}/{rest}``. A route's own text is
+encoded the way clients encode it: ``/café`` matches ``/caf%C3%A9``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from protoweb.errors import HTTPError
+from protoweb.request import percent_decode
 
 Handler = Callable[..., Awaitable[Any]]
 
 PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
-NO_PARAMETERS: Mapping[str, str] = MappingProxyType({})  # shared, so read-only
+# What may stand unencoded in a path besides letters, digits and -._~ (RFC 3986 3.3).
+PATH_SAFE = "/!$&'()*+,;=:@"
+
+
+def encode_path(text: str) -> str:
+    """``/café`` -> ``/caf%C3%A9``: route text as a client sends it."""
+    return quote(text, safe=PATH_SAFE)
 
 
 def compile_path(path: str) -> re.Pattern[str] | None:
     """``/users/{id}`` -> a regex with a named group per parameter, each one path segment.
 
     Returns None for a path without parameters: it is matched by a dict lookup instead.
+    The regex matches the percent-encoded path.
     """
     if not path.startswith("/"):
         raise ValueError(f"a route path starts with '/': {path!r}")
@@ -37,8 +50,8 @@ def compile_path(path: str) -> re.Pattern[str] | None:
     if not names:
         return None
     return re.compile(
-        re.escape(texts[0])
-        + "".join(f"(?P<{name}>[^/]+){re.escape(text)}" for name, text in zip(names, texts[1:], strict=True))
+        re.escape(encode_path(texts[0]))
+        + "".join(f"(?P<{name}>[^/]+){re.escape(encode_path(text))}" for name, text in zip(names, texts[1:]))
     )
 
 
@@ -74,36 +87,40 @@ class Router:
     """Maps paths to {method: handler}; ``resolve`` finds the one for a request."""
 
     def __init__(self) -> None:
-        self.static: dict[str, Route] = {}
+        self.static: dict[str, Route] = {}  # by the path as clients send it
         self.dynamic: list[Route] = []
 
     def add_route(self, path: str, methods_handler: dict[str, Handler]) -> None:
         """``router.add_route("/hello_world", {"GET": hello_world, "POST": process_request})``."""
-        route = self.static.get(path) or next((r for r in self.dynamic if r.path == path), None)
+        route = self.static.get(encode_path(path)) or next((r for r in self.dynamic if r.path == path), None)
         if route is None:
             route = Route(path)
             if route.pattern is None:
-                self.static[path] = route
+                self.static[encode_path(path)] = route
             else:
                 self.dynamic.append(route)
         for method, handler in methods_handler.items():
             route.add(method, handler)
 
-    def resolve(self, method: str, path: str) -> tuple[Handler, Mapping[str, str]]:
-        """The handler for ``method path`` and the path parameters; HTTPError 404 or 405 if none."""
-        route = self.static.get(path)
+    def resolve(self, method: str, raw_path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler for ``method raw_path`` and the path parameters, percent-decoded.
+
+        ``raw_path`` is the path as sent, still percent-encoded. HTTPError 404 or 405
+        if no route has a handler for it; 400 if a parameter does not decode to UTF-8.
+        """
+        route = self.static.get(raw_path)
         if route is not None:
             handler = route.handlers.get(method)
             if handler is not None:
-                return handler, NO_PARAMETERS
+                return handler, {}
         allowed = set(route.handlers) if route is not None else set()
         for route in self.dynamic:
-            match = route.pattern.fullmatch(path)  # type: ignore[union-attr]
+            match = route.pattern.fullmatch(raw_path)  # type: ignore[union-attr]
             if match is not None:
                 handler = route.handlers.get(method)
                 if handler is not None:
-                    return handler, match.groupdict()
+                    return handler, {name: percent_decode(value) for name, value in match.groupdict().items()}
                 allowed.update(route.handlers)
         if allowed:
-            raise HTTPError(405, f"{method} is not allowed on {path}", headers={"Allow": ", ".join(sorted(allowed))})
+            raise HTTPError(405, f"{method} is not allowed on {raw_path}", headers={"Allow": ", ".join(sorted(allowed))})
         raise HTTPError(404)

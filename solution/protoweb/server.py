@@ -13,7 +13,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING
 
 from protoweb.config import Config
@@ -36,6 +37,7 @@ class HTTPServer:
         self._server: asyncio.Server | None = None
         self._done: asyncio.Event | None = None  # set when shutdown may stop waiting
         self._sweeper: asyncio.TimerHandle | None = None
+        self.new_task: Callable[[Coroutine], asyncio.Task] = asyncio.ensure_future  # start() picks the best
         self.shutting_down = False
         self.access_log = self.config.access_log and access_logger.isEnabledFor(logging.INFO)
         # How often deadlines are checked: a tenth of the shortest timeout, so a timeout
@@ -46,6 +48,7 @@ class HTTPServer:
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Bind and listen; return the real addresses (``port=0`` picks a free port)."""
         self.loop = asyncio.get_running_loop()
+        self.new_task = self._task_maker(self.loop)
         self._done = asyncio.Event()
         self._server = await self.loop.create_server(
             lambda: HTTPConnection(self), host, port, backlog=self.config.backlog
@@ -56,12 +59,24 @@ class HTTPServer:
             logger.info("Listening on %s:%d", bound_host, bound_port)
         return addresses
 
+    @staticmethod
+    def _task_maker(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine], asyncio.Task]:
+        """How each handler's Task is made: ``new_task(coroutine)``."""
+        if loop.get_task_factory() is not None:
+            return loop.create_task  # the loop has a task factory of its own: it stays in charge
+        if sys.version_info >= (3, 12):
+            # An eager Task runs its coroutine at once, up to its first await, rather than
+            # on the loop's next turn (asyncio.Task's eager_start, new in 3.12).
+            return partial(asyncio.Task, loop=loop, eager_start=True)
+        return partial(asyncio.Task, loop=loop)
+
     def _sweep(self) -> None:
         """Act on every connection whose deadline has passed; come back in a moment."""
+        # Rescheduled first: should one connection fail here, the others still get swept.
+        self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)  # type: ignore[union-attr]
         now = self.loop.time()  # type: ignore[union-attr]
         for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
             connection.deadline_passed()
-        self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)  # type: ignore[union-attr]
 
     def connection_closed(self, connection: HTTPConnection) -> None:
         self.connections.discard(connection)
@@ -167,3 +182,6 @@ def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | No
         asyncio.run(serve(app, host, port, config))
     except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place
         pass
+    except OSError as error:  # cannot listen: the port is taken, the address is not ours...
+        logger.error("Cannot serve on %s:%d: %s", host, port, error)
+        sys.exit(1)

@@ -16,8 +16,8 @@ EXAMPLES = TESTS.parent / "examples"
 pytest.importorskip("uvicorn", reason="uvicorn is a test dependency: pip install -e 'solution[test]'")
 
 
-def under_uvicorn(directory, app):
-    return ServerProcess(TESTS / "apps" / "uvicorn_serve.py", str(directory), app)
+def under_uvicorn(directory, app, *options):
+    return ServerProcess(TESTS / "apps" / "uvicorn_serve.py", str(directory), app, *options)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,42 @@ def test_head_and_limits_under_uvicorn(features):
     assert too_big.status_code == 413 and "exceeds" in too_big.json()["message"]
 
 
-def test_a_failing_handler_under_uvicorn(features):
+@pytest.mark.parametrize(("path", "logged"), [("/boom?tag={tag}", "secret detail {tag}"),
+                                              ("/unserializable?tag={tag}", "is not JSON serializable"),
+                                              ("/nan?tag={tag}", "Out of range float values")])
+def test_a_failing_handler_under_uvicorn(features, path, logged):
+    # The same logged JSON 500 as protoweb's own server: never uvicorn's own plain-text one.
     tag = secrets.token_hex(5)
     mark = features.mark()
-    answer = requests.get(f"{features.url}/boom?tag={tag}", timeout=TIMEOUT)
+    answer = requests.get(features.url + path.format(tag=tag), timeout=TIMEOUT)
     assert (answer.status_code, answer.json()) == (500, {"message": "Internal Server Error"})
     assert tag not in answer.text
-    features.wait_for(f"secret detail {tag}", since=mark)
+    features.wait_for(logged.format(tag=tag), since=mark)
     assert json.loads(requests.get(f"{features.url}/users/1", timeout=TIMEOUT).text)["user_id"] == "1"
+
+
+def test_paths_under_uvicorn_are_matched_as_sent(features, send):
+    result = send(features, b"GET /params/a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", until_closed=False)
+    assert result.json() == {"name": "a/b", "path": "/params/a/b", "raw_path": "/params/a%2Fb"}
+
+
+def test_an_app_mounted_under_a_root_path():
+    # uvicorn --root-path /api, behind a proxy that takes /api off: the proxy forwards
+    # /api/users/7 as /users/7, and uvicorn tells the app path=/api/users/7, root_path=/api.
+    with under_uvicorn(TESTS / "apps", "feature_app:app", "--root-path", "/api") as srv:
+        user = requests.get(f"{srv.url}/users/7", timeout=TIMEOUT)
+        assert user.status_code == 200 and user.json()["user_id"] == "7"
+        params = requests.get(f"{srv.url}/params/a%2Fb", timeout=TIMEOUT).json()
+        assert params == {"name": "a/b", "path": "/params/a/b", "raw_path": "/params/a%2Fb"}
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+def test_the_target_is_taken_from_raw_path_without_the_root_path():
+    from protoweb.asgi import _target
+
+    assert _target({"path": "/api/a/b", "raw_path": b"/api/a%2Fb", "root_path": "/api", "query_string": b"x=1"}) \
+        == "/a%2Fb?x=1"
+    assert _target({"path": "/api", "raw_path": b"/api", "root_path": "/api/"}) == "/"
+    assert _target({"path": "/apix", "raw_path": b"/apix", "root_path": "/api"}) == "/apix"
+    assert _target({"path": "/a b", "raw_path": None, "root_path": ""}) == "/a%20b"  # raw_path is optional
+    assert _target({"path": "/a/b", "root_path": "/api"}) == "/a/b"  # a server that leaves root_path out

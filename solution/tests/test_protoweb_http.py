@@ -32,6 +32,24 @@ def test_path_parameters(server):
     assert answer.json() == {"user_id": user_id, "post_id": "é " + post_id[-4:]}
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/params/a%2Fb", {"name": "a/b", "path": "/params/a/b", "raw_path": "/params/a%2Fb"}),
+     ("/params/caf%C3%A9%20x", {"name": "café x", "path": "/params/café x", "raw_path": "/params/caf%C3%A9%20x"}),
+     ("/params/abc#fragment", {"name": "abc", "path": "/params/abc", "raw_path": "/params/abc"}),
+     ("/files/x%2Fraw/raw", {"raw": "x/raw"})],
+)
+def test_routes_match_the_path_as_sent_and_parameters_are_decoded(server, send, target, expected):
+    # An encoded "/" belongs to the parameter: it cannot make a route boundary.
+    result = send(server, request("GET", target), until_closed=False)
+    assert result.json() == expected, result.explain()
+
+
+@pytest.mark.parametrize(("target", "status"), [("/files/x%2Fraw", 404), ("/params/%ff", 400), ("/params/%fe", 400)])
+def test_paths_that_do_not_match_or_decode(server, send, target, status):
+    assert send(server, request("GET", target), until_closed=False).response.status == status
+
+
 def test_query_parameters_are_multi_valued(server):
     a, b = secrets.token_hex(3), secrets.token_hex(3)
     answer = requests.get(f"{server.url}/echo?tag={a}&tag={b}&one=1&empty=", timeout=TIMEOUT).json()
@@ -106,6 +124,15 @@ def test_any_status_code_gets_a_reason_phrase(server, send, code, line):
     assert send(server, request("GET", f"/status/{code}"), until_closed=False).response.status_line == line
 
 
+@pytest.mark.parametrize("code", [204, 304])
+def test_no_body_statuses_have_neither_body_nor_content_headers(server, converse, code):
+    result = converse(server, request("GET", f"/status/{code}"), request("GET", "/users/after"))
+    first = result.responses[0]
+    assert first.status == code and first.body == b"", result
+    assert first.header("Content-Type") is None and first.header("Content-Length") is None
+    assert json.loads(result.responses[1].body)["user_id"] == "after"
+
+
 def test_http_error_from_a_handler_is_a_json_answer(server, send):
     message = "short and stout " + secrets.token_hex(3)
     result = send(server, request("GET", f"/teapot?message={quote(message)}"), until_closed=False)
@@ -113,12 +140,13 @@ def test_http_error_from_a_handler_is_a_json_answer(server, send):
     assert result.json() == {"message": message}
 
 
-def test_404_for_an_unknown_path(server, send):
-    result = send(server, request("POST", f"/not_created/{secrets.token_hex(3)}", '{"key1": "value1"}'),
-                  until_closed=False)
-    assert result.response.status_line == "HTTP/1.1 404 Not Found"
-    assert result.json() == {"message": "Not Found"}
-    assert not result.closed  # the request was read whole: the connection stays usable
+def test_404_for_an_unknown_path(server, converse):
+    result = converse(server, request("POST", f"/not_created/{secrets.token_hex(3)}", '{"key1": "value1"}'),
+                      request("GET", "/users/after"))
+    assert len(result.responses) == 2, result  # the request was read whole: the connection stays usable
+    assert result.responses[0].status_line == "HTTP/1.1 404 Not Found"
+    assert json.loads(result.responses[0].body) == {"message": "Not Found"}
+    assert json.loads(result.responses[1].body)["user_id"] == "after"
 
 
 def test_405_with_allow_for_a_method_the_path_lacks(server, send):

@@ -125,3 +125,57 @@ def test_an_http_server_runs_inside_a_loop_that_is_not_its_own():
     value, answer, rest = asyncio.run(main())
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(f'{{"pong": "{value}"}}'.encode())
     assert rest == b""
+
+
+def test_one_failing_connection_does_not_stop_the_deadline_sweep():
+    class Stub:
+        def __init__(self, fail):
+            self.deadline, self.fail, self.swept = 0.0, fail, False
+
+        def deadline_passed(self):
+            self.deadline, self.swept = None, True
+            if self.fail:
+                raise RuntimeError("bug in one connection")
+
+    async def main():
+        server = HTTPServer(App(), Config(access_log=False))
+        server.loop = asyncio.get_running_loop()
+        server.connections = {Stub(fail=True), Stub(fail=False)}
+        with pytest.raises(RuntimeError):  # asyncio would log it as "Exception in callback"
+            server._sweep()
+        assert server._sweeper is not None  # rescheduled before acting: the next sweep comes
+        server._sweeper.cancel()
+        server._sweep()  # and deals with what this one did not reach
+        server._sweeper.cancel()
+        return server.connections
+
+    assert all(stub.swept for stub in asyncio.run(main()))
+
+
+def test_a_task_factory_of_the_loop_makes_the_handlers_tasks():
+    # Tools that instrument tasks (a task factory) see protoweb's handlers too.
+    app = App()
+
+    @app.get("/where")
+    async def where(request):
+        return {"in_task": asyncio.current_task() is not None}
+
+    made = []
+
+    def factory(loop, coro, **kwargs):
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def main():
+        asyncio.get_running_loop().set_task_factory(factory)
+        server = HTTPServer(app, Config(access_log=False))
+        ((host, port),) = await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(request("GET", "/where"))
+        answer = await asyncio.wait_for(reader.readuntil(b"}"), TIMEOUT)
+        writer.close()
+        await asyncio.wait_for(server.shutdown(), TIMEOUT)
+        return answer
+
+    assert asyncio.run(main()).endswith(b'{"in_task": true}')
+    assert any(getattr(coro, "__qualname__", "") == "App.dispatch" for coro in made)

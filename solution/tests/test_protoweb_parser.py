@@ -65,7 +65,14 @@ def test_keep_alive_follows_the_version_and_the_connection_header():
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # two Host fields
         (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", 400),  # HttpParserUpgrade
-        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 1\r\n\r\nx", 400),
+        (b"GET http://h:abc/p HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # llhttp passes it, parse_url does not
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET /\r\n\r\n", 505),  # HTTP/0.9
+        (b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        (b"\r\nFOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        (b"\x16\x03\x01\x02\x00\x01\x00", 400),  # TLS, not a method
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\nF\x00O / HTTP/1.1\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413),
         (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: something\r\nContent-Length: 1\r\n\r\n", 417),
         (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
@@ -75,7 +82,21 @@ def test_keep_alive_follows_the_version_and_the_connection_header():
 def test_what_the_server_refuses(raw, status):
     _, items = parse(raw, max_body_size=10, max_url_size=32, max_header_size=100)
     assert only_error(items).status == status
-    assert not any(isinstance(item, Request) for item in items)  # an upgrade is not answered as a GET
+    assert all(isinstance(item, Request) and item.path == "/" for item in items[:-1])
+
+
+def test_an_upgrade_without_a_body_is_a_request_that_closes_the_connection():
+    parser, items = parse(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                          b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    (request,) = items
+    assert request.path == "/a" and request.keep_alive is False
+    assert parser.feed(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n") == []  # nothing after it is read
+
+
+def test_http10_with_transfer_encoding_closes():
+    _, (request,) = parse(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"0\r\n\r\n")
+    assert request.keep_alive is False
 
 
 def test_an_http10_request_needs_no_host_and_its_expect_is_ignored():
@@ -135,18 +156,27 @@ def test_an_error_comes_after_the_requests_completed_before_it():
 
 @pytest.mark.parametrize(
     ("target", "path", "query"),
-    [("/a/b?x=1&y=2", "/a/b", "x=1&y=2"), ("/caf%C3%A9/%20x", "/café/ x", ""), ("/", "/", ""),
-     ("*", "*", ""), ("http://example.com/p/q?z=9", "/p/q", "z=9"), ("/a?", "/a", "")],
+    [("/a/b?x=1&y=2", "/a/b", "x=1&y=2"), ("/caf%C3%A9/%20x", "/caf%C3%A9/%20x", ""), ("/", "/", ""),
+     ("*", "*", ""), ("http://example.com/p/q?z=9", "/p/q", "z=9"), ("/a?", "/a", ""),
+     ("/p/abc#frag", "/p/abc", ""), ("/p?q=1#frag", "/p", "q=1"), ("http://h/p%2Fq#f", "/p%2Fq", "")],
 )
-def test_split_target(target, path, query):
+def test_split_target_keeps_the_path_encoded_and_drops_the_fragment(target, path, query):
     assert split_target(target) == (path, query)
+
+
+@pytest.mark.parametrize("target", ["http://h:abc/p/x", "http://[::1/p/x", "http:///p/x", "http://@/p/x",
+                                    "http://h%/p", "http://h:99999/p/x"])
+def test_split_target_refuses_malformed_absolute_targets_with_400(target):
+    with pytest.raises(HTTPError) as error:
+        split_target(target)
+    assert error.value.status == 400
 
 
 def test_request_json_text_and_form():
     value = "välue " + secrets.token_hex(3)
     request = Request("POST", "/", [(b"Content-Type", b"application/json")], json.dumps({"v": value}).encode())
     assert request.json() == {"v": value}
-    for bad in (b"", b"{", b"\xff\xfe\xfd"):
+    for bad in (b"", b"{", b"\xff\xfe\xfd", b"NaN", b"[-Infinity]", b"1e400", b"[" * 100_000 + b"]" * 100_000):
         with pytest.raises(HTTPError) as error:
             Request("POST", "/", body=bad).json()
         assert error.value.status == 400

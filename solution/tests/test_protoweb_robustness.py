@@ -69,9 +69,11 @@ def test_clients_that_disconnect_mid_request_leave_no_trace(srv, fd_count):
             sock = socket.create_connection(srv.address, timeout=TIMEOUT)
             sock.sendall(partial)
             sock.close() if polite else rst_close(sock)
-    time.sleep(0.3)  # let the slow handlers finish and find their clients gone
     assert wait_for_fds(fd_count, srv.pid, baseline) <= baseline
-    assert tasks_running(srv) == tasks_before  # the handlers' tasks are gone too
+    deadline = time.monotonic() + TIMEOUT  # the slow handlers finish, and find their clients gone
+    while (tasks := tasks_running(srv)) > tasks_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tasks == tasks_before  # the handlers' tasks are gone too
     assert_quiet_log(srv, mark)
 
 
@@ -102,7 +104,9 @@ def test_a_client_that_does_not_read_stops_the_server_reading_its_requests(srv):
         # Now read some: the answers are whole and in order, the server carries on.
         data = b""
         while data.count(b"HTTP/1.1 200 OK\r\n") < 8:
-            data += sock.recv(1 << 20)
+            chunk = sock.recv(1 << 20)
+            assert chunk, f"the server closed after {len(data)} bytes"
+            data += chunk
         first, rest = parse_response(data)
         assert first.body == b"x" * size and rest.startswith(b"HTTP/1.1 200 OK\r\n")
         rst_close(sock)

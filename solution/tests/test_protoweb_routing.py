@@ -22,7 +22,7 @@ def test_a_path_without_parameters_compiles_to_none_and_is_looked_up_in_a_dict()
     router = Router()
     router.add_route("/hello_world", {"GET": handler_a})
     assert "/hello_world" in router.static and router.dynamic == []
-    assert router.resolve("GET", "/hello_world") == (handler_a, {})  # an empty, read-only mapping
+    assert router.resolve("GET", "/hello_world") == (handler_a, {})
 
 
 def test_parameters_match_one_segment_each_and_literals_are_escaped():
@@ -45,6 +45,23 @@ def test_resolve_returns_the_handler_and_the_path_parameters():
     user_id, post_id = secrets.token_hex(3), secrets.token_hex(3)
     handler, params = router.resolve("GET", f"/users/{user_id}/posts/{post_id}")
     assert handler is handler_a and params == {"user_id": user_id, "post_id": post_id}
+
+
+def test_routes_match_the_encoded_path_and_parameters_are_decoded_once_matched():
+    router = Router()
+    router.add_route("/files/{name}", {"GET": handler_a})
+    router.add_route("/files/{name}/raw", {"GET": handler_b})
+    router.add_route("/café/{x}", {"GET": handler_a})
+    router.add_route("/100%", {"GET": handler_b})
+    assert router.resolve("GET", "/files/a%2Fb") == (handler_a, {"name": "a/b"})
+    assert router.resolve("GET", "/files/x%2Fraw/raw") == (handler_b, {"name": "x/raw"})
+    assert router.resolve("GET", "/files/%2541") == (handler_a, {"name": "%41"})  # decoded once only
+    assert router.resolve("GET", "/caf%C3%A9/%C3%A9") == (handler_a, {"x": "é"})
+    assert router.resolve("GET", "/100%25") == (handler_b, {})
+    for undecodable in ("/files/%ff", "/files/%fe"):  # not UTF-8: 400, not both U+FFFD
+        with pytest.raises(HTTPError) as error:
+            router.resolve("GET", undecodable)
+        assert error.value.status == 400
 
 
 def test_static_routes_win_over_patterns_and_patterns_keep_their_order():
@@ -155,3 +172,25 @@ def test_dispatch_turns_every_outcome_into_a_response():
     assert (crashed.status_code, crashed.body) == (500, {"message": "Internal Server Error"})
     assert run(app.dispatch(Request("GET", "/missing"))).status_code == 404
     assert isinstance(run(app.dispatch(Request("GET", "/str"))), Response)
+
+
+def test_dispatch_answers_500_for_an_http_error_no_response_could_carry():
+    app = App()
+
+    @app.get("/bad/{what}")
+    async def bad(request, what):
+        if what == "status":
+            raise HTTPError(600)
+        raise HTTPError(401, headers={"WWW-Authenticate": "a\r\nInjected: 1"})
+
+    for what in ("status", "header"):
+        response = run(app.dispatch(Request("GET", f"/bad/{what}")))
+        assert (response.status_code, response.body) == (500, {"message": "Internal Server Error"})
+
+
+def test_the_request_path_is_decoded_and_the_raw_path_kept():
+    request = Request("GET", "/a%2Fb/caf%C3%A9?x=%20#frag")
+    assert (request.raw_path, request.path, request.query_string) == ("/a%2Fb/caf%C3%A9", "/a/b/café", "x=%20")
+    with pytest.raises(HTTPError) as error:
+        Request("GET", "/%ff").path
+    assert error.value.status == 400

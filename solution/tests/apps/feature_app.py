@@ -140,8 +140,66 @@ async def context(request):
 
 @app.get("/tasks")
 async def tasks(request):
-    """How many asyncio tasks exist in the server right now (this handler runs without one)."""
-    return {"tasks": len(asyncio.all_tasks())}
+    """How many asyncio tasks exist in the server right now, this handler's own not counted."""
+    return {"tasks": len(asyncio.all_tasks()) - 1}
+
+
+@app.get("/in-a-task")
+async def in_a_task(request):
+    """What needs a Task from the first line on: asyncio.timeout, TaskGroup, wait_for."""
+    task = asyncio.current_task()
+    used = ["current_task"] if task is not None else []
+    if hasattr(asyncio, "timeout"):  # Python 3.11+
+        async with asyncio.timeout(1):
+            used.append("timeout")
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+        used.append("TaskGroup")
+    await asyncio.wait_for(asyncio.sleep(0), 1)
+    used.append("wait_for")
+    return {"used": used, "same_task": asyncio.current_task() is task}
+
+
+@app.get("/http-error/{code}")
+async def http_error(request, code):
+    """HTTPError with what a handler may wrongly pass it: a status out of range, a str, a bad header."""
+    if "wait" in request.query:
+        await asyncio.sleep(0.01)
+    if "header" in request.query:
+        raise HTTPError(401, headers={"WWW-Authenticate": request.query["header"]})
+    raise HTTPError(int(code) if code.isdigit() else code)
+
+
+@app.get("/cancelled")
+async def cancelled(request):
+    """Awaits a task that someone else cancels: the CancelledError reaches dispatch."""
+    if "wait" not in request.query:
+        raise asyncio.CancelledError()
+    other = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+    asyncio.get_running_loop().call_later(0.01, other.cancel)
+    await other
+    return "unreachable"
+
+
+@app.get("/nan")
+async def nan(request):
+    return {"value": float("nan")}
+
+
+@app.get("/params/{name}")
+async def params(request, name):
+    return {"name": name, "path": request.path, "raw_path": request.raw_path}
+
+
+@app.get("/files/{name}/raw")
+async def file_raw(request, name):
+    return {"raw": name}
+
+
+@app.get("/own-headers")
+async def own_headers(request):
+    """A handler that sets Date and Connection itself."""
+    return Response(200, "mine", headers={"Date": "Tue, 01 Jan 2030 00:00:00 GMT", "Connection": "close"})
 
 
 @app.get("/big")

@@ -3,7 +3,7 @@
     ServerProcess(APPS / "protoweb_cli.py", "feature_app:app", "--request-timeout", "0.5")
 
 Every black-box test thus goes through the real command line. With the environment
-variable PROTOWEB_TEST_UVLOOP=1 the server runs on uvloop (when it is installed):
+variable PROTOWEB_TEST_UVLOOP=1 the server runs on uvloop (pip install uvloop):
 ``PROTOWEB_TEST_UVLOOP=1 pytest solution/tests`` checks protoweb on that loop too.
 """
 
@@ -12,7 +12,10 @@ import os
 import runpy
 
 if os.environ.get("PROTOWEB_TEST_UVLOOP"):
-    import uvloop
+    try:
+        import uvloop
+    except ImportError:
+        raise SystemExit("PROTOWEB_TEST_UVLOOP=1 needs uvloop: pip install uvloop") from None
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 

@@ -1,6 +1,6 @@
 """Serve a protoweb App under uvicorn, as the ASGI application it also is.
 
-    python uvicorn_serve.py DIRECTORY module:app --host H --port P
+    python uvicorn_serve.py DIRECTORY module:app [--root-path /api] --host H --port P
 
 We bind the socket ourselves and hand it to uvicorn: with ``--port 0`` that is how we
 know the real port, which we announce as the harness expects (``Listening on H:P``).
@@ -18,6 +18,7 @@ parser.add_argument("directory")
 parser.add_argument("app")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--root-path", default="")
 args = parser.parse_args()
 
 sys.path.insert(0, args.directory)
@@ -29,6 +30,6 @@ sock.bind((args.host, args.port))
 sock.listen(128)
 print("Listening on %s:%d" % sock.getsockname()[:2], flush=True)
 try:
-    uvicorn.Server(uvicorn.Config(args.app, log_level="info", lifespan="on")).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(args.app, log_level="info", lifespan="on", root_path=args.root_path)).run(sockets=[sock])
 except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
     pass
