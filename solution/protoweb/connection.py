@@ -29,7 +29,6 @@ import logging
 import sys
 from collections import deque
 from contextvars import copy_context
-from functools import partial
 from typing import TYPE_CHECKING
 
 from protoweb.errors import HTTPError
@@ -142,45 +141,43 @@ class HTTPConnection(asyncio.Protocol):
         self._update()
 
     def _start_handler(self, request: Request) -> None:
-        """Run the request's handler in a Task; answer now if it is done, else when it is.
+        """Run the request's handler in a Task of its own, which also sends the answer.
 
-        A Task of its own, so that asyncio.timeout, TaskGroup and the libraries built on
-        them work from the handler's first line; started in the connection's context,
-        which the Task copies, so that context variables a handler sets do not leak into
-        the next request. On Python 3.12+ the Task starts eagerly: it runs the handler
-        right now, up to its first await, and most handlers, which never wait, are done
-        when this returns. Before 3.12 it starts on the loop's next turn.
+        A Task, so that asyncio.timeout, TaskGroup and the libraries built on them work
+        from the handler's first line; started in the connection's context, which the
+        Task copies, so that context variables a handler sets do not leak into the
+        next request. On Python 3.12+ the Task starts eagerly: it runs right now, up to
+        the handler's first await, and most handlers, which never wait, have been
+        answered when this returns. Before 3.12 it starts on the loop's next turn.
         """
-        task = self._context.run(self.server.new_task, self.app.dispatch(request))
-        if task.done():
-            self._send(request, self._response_of(request, task))
-        else:
-            self.task = task
-            task.add_done_callback(partial(self._handler_done, request))
+        task = self._context.run(self.server.new_task, self._handle(request))
+        if not task.done():
+            self.task = task  # later answers wait for this one; _handle lets them go
 
-    def _handler_done(self, request: Request, task: asyncio.Task) -> None:
-        self.task = None
+    async def _handle(self, request: Request) -> None:
         try:
-            self._send(request, self._response_of(request, task))
+            response = await self.app.dispatch(request)  # never raises, but can be cancelled
+        except asyncio.CancelledError:
+            if self.transport is None:
+                raise  # we cancelled it ourselves (abort): nobody to answer
+            # A cancellation we did not ask for (say, a handler awaiting a task someone
+            # else cancelled): who knows what state that left behind; the connection closes.
+            logger.error("The handler for %s %s was cancelled", request.method, request.url)
+            self.keep_alive = False
+            response = HTTPError(500).response()
+        except Exception:  # App.dispatch answers every handler's error: this would be our bug
+            logger.exception("Dispatching %s %s failed", request.method, request.url)
+            self.keep_alive = False
+            response = HTTPError(500).response()
+        try:
+            self._send(request, response)
         finally:
-            self._answer_queue()  # the requests that waited behind this one, whatever happened
-
-    def _response_of(self, request: Request, task: asyncio.Task) -> Response:
-        """The Response the handler's Task returned; a logged 500 if it did not return one.
-
-        App.dispatch turns every exception into a Response; what still gets here is a
-        cancellation we did not ask for (say, a handler awaiting a task someone else
-        cancelled). Who knows what state that left behind: the connection closes.
-        """
-        if task.cancelled():
-            if self.transport is not None:  # else we cancelled it ourselves (abort)
-                logger.error("The handler for %s %s was cancelled", request.method, request.url)
-        elif (error := task.exception()) is not None:
-            logger.error("Dispatching %s %s failed", request.method, request.url, exc_info=error)
-        else:
-            return task.result()
-        self.keep_alive = False
-        return HTTPError(500).response()
+            # Ran later, as a Task of its own: let the requests that waited go, whatever
+            # happened. (Run eagerly, it is still inside _start_handler, whose caller
+            # goes on with the queue itself.)
+            if self.task is not None:
+                self.task = None
+                self._answer_queue()
 
     def _send(self, request: Request, response: Response) -> None:
         transport = self.transport

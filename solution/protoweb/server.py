@@ -113,7 +113,6 @@ class HTTPServer:
 async def serve(app: App, host: str, port: int, config: Config | None = None) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully."""
     server = HTTPServer(app, config)
-    await server.start(host, port)
     stop = asyncio.Event()
 
     def on_signal() -> None:
@@ -121,8 +120,11 @@ async def serve(app: App, host: str, port: int, config: Config | None = None) ->
             server.hurry()
         stop.set()
 
+    # The handlers first: a Ctrl-C that comes the moment we say "Listening on" must find
+    # them in place, or it would skip the graceful shutdown.
     restore = _handle_signals(on_signal)
     try:
+        await server.start(host, port)
         await stop.wait()
         logger.info("Shutting down")
         await server.shutdown()

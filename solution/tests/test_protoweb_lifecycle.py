@@ -178,4 +178,4 @@ def test_a_task_factory_of_the_loop_makes_the_handlers_tasks():
         return answer
 
     assert asyncio.run(main()).endswith(b'{"in_task": true}')
-    assert any(getattr(coro, "__qualname__", "") == "App.dispatch" for coro in made)
+    assert any(getattr(coro, "__qualname__", "") == "HTTPConnection._handle" for coro in made)
