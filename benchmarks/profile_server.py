@@ -576,7 +576,7 @@ def main(argv=None) -> int:
     out = stem.with_suffix(".pyisession" if py_spy is None else ".collapsed")
     cpus = (server_cpu, wrk_cpu)
     print(f"Profiling {spec.name} with {args.profiler}: {mode.label}, {args.seconds} s; {pinning}")
-    print("wrk: " + " ".join(load.wrk_command("http://HOST:PORT", mode, args.seconds, 1, wrk_cpu)))
+    print("wrk: " + shlex.join(load.wrk_command("http://HOST:PORT", mode, args.seconds, 1, wrk_cpu)))
     loads = []
     try:
         if not args.no_baseline:
