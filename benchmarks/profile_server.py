@@ -20,6 +20,7 @@ import argparse
 import linecache
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
