@@ -1,7 +1,8 @@
 """Microseconds of a server's own Python per request, without the network.
 
-    python benchmarks/inprocess.py                   # solution, step 06, ceiling; keep-alive and close
+    python benchmarks/inprocess.py                   # ceiling, step 06, solution; keep-alive and close
     python benchmarks/inprocess.py --rounds 1000 --repeat 7
+    python benchmarks/inprocess.py --servers solution,solution-inline   # what the Task costs
 
 Each server's protocol object (the one asyncio would make for a connection) gets the
 bytes of wrk's request through ``data_received`` and writes its answer into a
@@ -125,14 +126,34 @@ def makers(loop: asyncio.AbstractEventLoop) -> dict:
     server.loop = loop
     server.new_task = server._task_maker(loop)  # what start() sets, without a socket
     found["solution"] = lambda: HTTPConnection(server)
+    # For measurement only: the same server with each handler's coroutine run to its end
+    # right away, without a Task. protoweb does not do this (asyncio.timeout, TaskGroup and
+    # current_task need the handler to run in a Task); the difference is what the Task costs.
+    inline = HTTPServer(app, dataclasses.replace(app.config, access_log=False))
+    inline.loop = loop
+    inline.new_task = run_inline
+    found["solution-inline"] = lambda: HTTPConnection(inline)
     return found
+
+
+def run_inline(coroutine) -> asyncio.Future:
+    """Run a coroutine that never waits to its end; return a Future that is already done."""
+    future = asyncio.get_running_loop().create_future()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        future.set_result(done.value)
+        return future
+    coroutine.close()
+    raise RuntimeError("solution-inline measures handlers that never wait; this one did")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=400, help=f"rounds of {CONNECTIONS} requests per measurement")
     parser.add_argument("--repeat", type=int, default=5, help="measurements per server and mode (median shown)")
-    parser.add_argument("--servers", default="ceiling,step06,solution", help="comma-separated")
+    parser.add_argument("--servers", default="ceiling,step06,solution,solution-inline",
+                        help="comma-separated (default: all four)")
     parser.add_argument("--modes", default="keepalive,close", help="keepalive, close, or both")
     args = parser.parse_args()
     servers = {name: make for name, make in makers(asyncio.get_running_loop()).items()

@@ -25,6 +25,39 @@ class Mode:
     explain: str = ""
 
 
+# The columns of a cpu line in /proc/stat: clock ticks spent in each kind of work.
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_ticks(cpus: set[int] | None = None) -> dict[str, int] | None:
+    """Clock ticks by kind (/proc/stat), summed over ``cpus`` (None: all CPUs together).
+
+    None where there is no /proc (macOS): callers then leave the CPU figures out.
+    """
+    labels = {"cpu"} if not cpus else {f"cpu{cpu}" for cpu in cpus}
+    totals = dict.fromkeys(CPU_FIELDS, 0)
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    found = 0
+    for line in lines:
+        name, *values = line.split()
+        if name in labels:
+            found += 1
+            for field_name, value in zip(CPU_FIELDS, values):
+                totals[field_name] += int(value)
+    return totals if found == len(labels) else None
+
+
+def steal_share(before: dict[str, int] | None, after: dict[str, int] | None) -> float | None:
+    """The share of the CPUs' time the hypervisor gave to other machines ("steal")."""
+    if before is None or after is None:
+        return None
+    total = sum(after.values()) - sum(before.values())
+    return (after["steal"] - before["steal"]) / total if total > 0 else None
+
+
 def pin(cpu: int | None) -> list[str]:
     """The command prefix that runs a program on one CPU (empty if not pinning)."""
     return [] if cpu is None else ["taskset", "-c", str(cpu)]

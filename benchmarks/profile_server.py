@@ -98,7 +98,7 @@ def check_profiler(args) -> str | None:
 
 # -- what the server's CPU did -------------------------------------------------------
 
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+CPU_FIELDS = load.CPU_FIELDS
 
 
 class CpuSnapshot(NamedTuple):
@@ -108,15 +108,10 @@ class CpuSnapshot(NamedTuple):
 
 def cpu_snapshot(cpu: int | None, pid: int) -> CpuSnapshot | None:
     """None where there is no /proc (macOS): the CPU lines are then left out."""
+    ticks = load.cpu_ticks(None if cpu is None else {cpu})
+    if ticks is None:
+        return None
     try:
-        label = "cpu" if cpu is None else f"cpu{cpu}"
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *values = line.split()
-            if name == label:
-                ticks = dict(zip(CPU_FIELDS, map(int, values)))
-                break
-        else:
-            return None
         stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         return CpuSnapshot(ticks, (int(stat[11]), int(stat[12])))
     except (OSError, ValueError, IndexError):

@@ -11,6 +11,9 @@ from __future__ import annotations
 from statistics import median
 
 CEILING = "ceiling"
+# A measurement during which the hypervisor took this share of the CPUs or more is
+# flagged: the server ran slower in bursts that the other servers may not have met.
+NOISY_STEAL = 0.05
 
 # (description, server, reference server, mode, at least) — from the issue.
 GOALS = [
@@ -56,6 +59,9 @@ def summarize(measurements, plan):
         failed = len(runs) - len(good)
         if failed:
             row_notes.append(f"{failed} of {len(runs)} runs failed")
+        steal = [m["steal"] for m in good if m.get("steal") is not None]
+        if steal and max(steal) >= NOISY_STEAL:
+            row_notes.append(f"steal up to {max(steal):.0%}")
         rows.append({
             "server": server, "loop": loop, "mode": mode, "mode_label": mode_label,
             "rounds": len(good),
@@ -96,6 +102,20 @@ def check_goals(measurements):
                     "value": errors if runs else None, "target": 0,
                     "rounds": len(runs) - failed, "verdict": verdict})
     return results
+
+
+def steal_summary(measurements):
+    """One line on how much CPU the hypervisor took during the measurements, or None."""
+    steal = sorted(m["steal"] for m in measurements if m.get("steal") is not None)
+    if not steal:
+        return None
+    noisy = sum(1 for value in steal if value >= NOISY_STEAL)
+    text = (f"steal (CPU time the VM's host gave to others) per measurement: "
+            f"median {median(steal):.0%}, max {steal[-1]:.0%}")
+    if noisy:
+        text += (f"; {noisy} of {len(steal)} measurements at {NOISY_STEAL:.0%} or more: "
+                 f"the machine was busy, ratios are less certain (rerun when it is quiet)")
+    return text
 
 
 # -- text -------------------------------------------------------------------------

@@ -276,8 +276,13 @@ def measure(spec: Spec, mode: Mode, round_no: int, args, server_cpu, wrk_cpu) ->
             record["notes"].append(note)
         if args.warmup:
             load.run_wrk(f"http://{server.host}:{server.port}", mode, args.warmup, args.threads, wrk_cpu)
+        # The hypervisor's share of the two CPUs meanwhile: a VM whose host is busy runs
+        # slower in bursts, which no interleaving cancels out. The table reports it.
+        cpus = {cpu for cpu in (server_cpu, wrk_cpu) if cpu is not None}
+        before = load.cpu_ticks(cpus)
         record.update(load.run_wrk(f"http://{server.host}:{server.port}", mode, args.duration,
                                    args.threads, wrk_cpu))
+        record["steal"] = load.steal_share(before, load.cpu_ticks(cpus))
         if not server.running:
             record["notes"].append(f"server exited during the run (code {server.process.returncode})")
             print(f"      ! {spec.name} exited during the run; its log ({log_path}):\n{log_tail(server)}")
@@ -302,8 +307,10 @@ def describe(record: dict) -> str:
     if record["rps"] is None:
         return "FAILED"
     errors = record["error_total"]
+    steal = record.get("steal")
     return (f"{record['rps']:>9,.0f} req/s  p99 {record['p99_ms']:6.2f} ms  "
-            f"errors {errors:,}" + (f" {record['errors']}" if errors else ""))
+            f"errors {errors:,}" + (f" {record['errors']}" if errors else "")
+            + ("" if steal is None else f"  steal {steal:.0%}"))
 
 
 def build_plan(specs: list[Spec], modes: list[Mode]) -> list[tuple[Spec, Mode]]:
@@ -353,6 +360,9 @@ def present(data: dict, json_path: Path, update_committed_plot: bool) -> None:
     print("\nGoals (median of per-round ratios)"
           + (": fewer than 3 rounds or under 10 s each, NOT MEANINGFUL, only a smoke test" if short else ":"))
     print(report.goals_text(goals))
+    steal = report.steal_summary(measurements)
+    if steal:
+        print(f"\n{steal[0].upper()}{steal[1:]}")
 
     title = "Requests per second relative to the ceiling server (higher is better)"
     if meta["quick"]:
@@ -361,6 +371,8 @@ def present(data: dict, json_path: Path, update_committed_plot: bool) -> None:
                 f"{meta['duration']} s each, whiskers min-max | wrk on loopback, "
                 f"{meta['machine']['pinning']} | {meta['machine']['cpus']} CPUs "
                 f"({meta['machine']['cpu_model'] or 'unknown CPU'}), Python {meta['machine']['python']}")
+    if steal:
+        subtitle += "\n" + steal.split(": the machine")[0]
     png = json_path.with_suffix(".png")
     try:
         report.plot(rows, png, title, subtitle)
