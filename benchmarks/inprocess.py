@@ -172,7 +172,7 @@ async def main() -> None:
             with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
                 await per_request(make, 40, close)  # warm up
                 runs = [await per_request(make, args.rounds, close) * 1e6 for _ in range(args.repeat)]
-            print(f"  {name:9} best {min(runs):6.2f} us   median {statistics.median(runs):6.2f} us")
+            print(f"  {name:15} best {min(runs):6.2f} us   median {statistics.median(runs):6.2f} us")
 
 
 if __name__ == "__main__":
