@@ -44,6 +44,12 @@ def main() -> None:
     script = os.path.abspath(sys.argv[1])
     sys.argv = [script, *sys.argv[2:]]
     sys.path[0] = os.path.dirname(script)  # as if started with `python SCRIPT`
+    # We stop servers with Ctrl-C (SIGINT). A program started in the background by a
+    # non-interactive shell (`cmd &`, nohup, some CI runners) inherits SIGINT ignored,
+    # and Python then leaves it ignored: the server would never hear it. Give it
+    # Python's usual handler, the one that raises KeyboardInterrupt.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
     runpy.run_path(script, run_name="__main__")
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import ServerProcess
+from harness.checks import assert_stops_cleanly
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "steps" / "04_response" / "server.py"
 
@@ -79,3 +82,18 @@ def test_killing_the_kernel_stops_its_server(kernel):
     process.wait(5)
     # Under harness.launch's 5 s fallback: the server must stop on the signal, at once.
     assert wait_gone(server_pid, 3), "the server outlived its killed parent"
+
+
+def test_ctrl_c_works_when_the_parent_ignores_it():
+    # A test run started in the background (`pytest &`, nohup, some CI runners) has
+    # SIGINT ignored, and its children inherit that: without harness.launch putting
+    # Python's handler back, no server would stop on Ctrl-C.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = ServerProcess(SERVER).start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        assert_stops_cleanly(server)
+    finally:
+        server.stop()
