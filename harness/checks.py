@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import socket
 import threading
@@ -16,6 +17,12 @@ from harness.wire import Exchange, exchange
 
 # A few characters that take 2, 3 and 4 bytes in UTF-8.
 NON_ASCII = "éüñ✓日本語😀"
+
+# The last line of a Python traceback, "RuntimeError: ...": the exception's type at the
+# start of the line (the source lines above it are indented). A test that makes a
+# server print a traceback waits for this line, so the traceback is in the log before
+# the next test marks where its own log begins.
+TRACEBACK_END = re.compile(r"^\w+(Error|Exception)\b")
 
 
 def random_word(size: int = 8) -> str:

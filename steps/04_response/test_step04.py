@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from harness import request
-from harness.checks import assert_no_answer, assert_stops_cleanly, http, interleave, json_response, random_word, send
+from harness.checks import TRACEBACK_END, assert_no_answer, assert_stops_cleanly, http, interleave, json_response, random_word, send
 
 HELLO = {"hello": "back"}
 
@@ -54,7 +54,9 @@ def test_a_handler_that_raises_gets_a_500_and_the_server_carries_on(server):
     ex = send(server, request("GET", "/broken"))
     json_response(ex, 500, {"message": "Internal Server Error"})
     assert b"Traceback" not in ex.received and b"RuntimeError" not in ex.received
-    server.wait_for("Traceback", since=mark)  # the details are in the server's log
+    # The details are in the server's log. Wait for the traceback's last line: the next
+    # test's log mark must not fall in the middle of it.
+    server.wait_for(TRACEBACK_END, since=mark)
     json_response(send(server, request("GET", "/hello_world")), 200, HELLO)
 
 

@@ -5,6 +5,7 @@ import json
 from harness import chunked, request
 from harness.checks import (
     NON_ASCII,
+    TRACEBACK_END,
     assert_no_answer,
     assert_stops_cleanly,
     http,
@@ -110,7 +111,9 @@ def test_two_clients_at_once_each_get_their_own_echo(server):
 
 
 def test_a_handler_that_raises_gets_a_500(server):
+    mark = server.mark()
     json_response(send(server, request("GET", "/broken")), 500, {"message": "Internal Server Error"})
+    server.wait_for(TRACEBACK_END, since=mark)  # the traceback is logged, not sent
 
 
 def test_unknown_path_gets_no_answer_yet(server):

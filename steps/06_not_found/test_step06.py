@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from harness import request
-from harness.checks import assert_stops_cleanly, interleave, json_response, random_text, random_word, send
+from harness.checks import TRACEBACK_END, assert_stops_cleanly, interleave, json_response, random_text, random_word, send
 
 JSON = {"Content-Type": "application/json"}
 NOT_FOUND = {"message": "Not Found"}
@@ -48,7 +48,9 @@ def test_the_routes_of_step_05_still_work(server):
     ex = send(server, request("POST", "/hello_world", json.dumps(sent, ensure_ascii=False).encode(), JSON))
     json_response(ex, 200, {**sent, "hello": "back"})
     assert json_response(send(server, request("POST", "/hello_world", b"{oops", JSON)), 400)["message"]
+    mark = server.mark()
     json_response(send(server, request("GET", "/broken")), 500, {"message": "Internal Server Error"})
+    server.wait_for(TRACEBACK_END, since=mark)  # the traceback is logged, not sent
 
 
 def test_a_404_does_not_run_a_handler(server):
