@@ -60,9 +60,7 @@ def parse_args(argv=None):
     parser.add_argument("--top", type=int, default=20, help="functions to list by own time (default 20)")
     parser.add_argument("--tree-min", type=float, default=1.0,
                         help="show call-tree nodes with at least this %% of the loop's time (default 1.0)")
-    parser.add_argument("--server-cpu", type=int, help="CPU for the server (default: the last one)")
-    parser.add_argument("--wrk-cpu", type=int, help="CPU for wrk and py-spy (default: the first one)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    run.add_cpu_options(parser, wrk="wrk and py-spy")
     parser.add_argument("--load", type=Path, metavar="FILE",
                         help="do not measure: report on a saved profile (.pyisession or .collapsed)")
     args = parser.parse_args(argv)
@@ -97,9 +95,6 @@ def check_profiler(args) -> str | None:
 
 
 # -- what the server's CPU did -------------------------------------------------------
-
-CPU_FIELDS = load.CPU_FIELDS
-
 
 class CpuSnapshot(NamedTuple):
     cpu: dict[str, int]  # /proc/stat clock ticks of the server's CPU (all CPUs if not pinned)
@@ -143,7 +138,7 @@ def cpu_usage(label: str, wrk: dict, before: CpuSnapshot | None, after: CpuSnaps
     result = Load(label, wrk)
     if before is None or after is None:
         return result
-    delta = {name: after.cpu[name] - before.cpu[name] for name in CPU_FIELDS}
+    delta = {name: after.cpu[name] - before.cpu[name] for name in load.CPU_FIELDS}
     total = sum(delta.values()) or 1
     shares = {name: ticks / total for name, ticks in delta.items()}
     shares["user"] += shares.pop("nice")

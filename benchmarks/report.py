@@ -104,8 +104,9 @@ def check_goals(measurements):
     return results
 
 
-def steal_summary(measurements):
-    """One line on how much CPU the hypervisor took during the measurements, or None."""
+def steal_summary(measurements, advice=False):
+    """One line on how much CPU the hypervisor took during the measurements, or None;
+    with ``advice``, what to make of it when measurements were flagged."""
     steal = sorted(m["steal"] for m in measurements if m.get("steal") is not None)
     if not steal:
         return None
@@ -113,8 +114,9 @@ def steal_summary(measurements):
     text = (f"steal (CPU time the VM's host gave to others) per measurement: "
             f"median {median(steal):.0%}, max {steal[-1]:.0%}")
     if noisy:
-        text += (f"; {noisy} of {len(steal)} measurements at {NOISY_STEAL:.0%} or more: "
-                 f"the machine was busy, ratios are less certain (rerun when it is quiet)")
+        text += f"; {noisy} of {len(steal)} measurements at {NOISY_STEAL:.0%} or more"
+        if advice:
+            text += ": the machine was busy, ratios are less certain (rerun when it is quiet)"
     return text
 
 

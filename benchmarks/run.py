@@ -151,9 +151,7 @@ def parse_args(argv=None):
     parser.add_argument("--many", type=int, default=1000, help="connections for c1000 (default 1000)")
     parser.add_argument("--threads", type=int, default=1,
                         help="wrk threads (default 1: wrk gets one CPU)")
-    parser.add_argument("--server-cpu", type=int, help="CPU for the server (default: the last one)")
-    parser.add_argument("--wrk-cpu", type=int, help="CPU for wrk (default: the first one)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    add_cpu_options(parser)
     parser.add_argument("--update-plot", action="store_true",
                         help=f"also write {COMMITTED_PLOT.relative_to(ROOT)} (done anyway by a full default run)")
     parser.add_argument("--replot", type=Path, metavar="JSON",
@@ -204,6 +202,13 @@ def check_tools(specs: list[Spec]) -> None:
                  f"{', '.join(missing)}\n"
                  f"  Install the benchmark extra and the solution:\n"
                  f"    {sys.executable} -m pip install -e \"{ROOT}[bench]\" -e \"{SOLUTION}\"")
+
+
+def add_cpu_options(parser: argparse.ArgumentParser, wrk: str = "wrk") -> None:
+    """--server-cpu, --wrk-cpu and --no-pin, which choose_cpus reads."""
+    parser.add_argument("--server-cpu", type=int, help="CPU for the server (default: the last one)")
+    parser.add_argument("--wrk-cpu", type=int, help=f"CPU for {wrk} (default: the first one)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
 
 
 def choose_cpus(args) -> tuple[int | None, int | None, str]:
@@ -360,7 +365,7 @@ def present(data: dict, json_path: Path, update_committed_plot: bool) -> None:
     print("\nGoals (median of per-round ratios)"
           + (": fewer than 3 rounds or under 10 s each, NOT MEANINGFUL, only a smoke test" if short else ":"))
     print(report.goals_text(goals))
-    steal = report.steal_summary(measurements)
+    steal = report.steal_summary(measurements, advice=True)
     if steal:
         print(f"\n{steal[0].upper()}{steal[1:]}")
 
@@ -372,7 +377,7 @@ def present(data: dict, json_path: Path, update_committed_plot: bool) -> None:
                 f"{meta['machine']['pinning']} | {meta['machine']['cpus']} CPUs "
                 f"({meta['machine']['cpu_model'] or 'unknown CPU'}), Python {meta['machine']['python']}")
     if steal:
-        subtitle += "\n" + steal.split(": the machine")[0]
+        subtitle += "\n" + report.steal_summary(measurements)
     png = json_path.with_suffix(".png")
     try:
         report.plot(rows, png, title, subtitle)

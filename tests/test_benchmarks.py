@@ -74,6 +74,7 @@ def test_measurements_on_a_busy_host_are_flagged():
     assert notes == {"ceiling": [], "solution": ["steal up to 12%"]}
     summary = report.steal_summary(measurements)
     assert "max 12%" in summary and "1 of 2 measurements" in summary
+    assert "rerun" not in summary and "rerun when it is quiet" in report.steal_summary(measurements, advice=True)
     assert report.steal_summary([measurement("ceiling", "close", 1, 100)]) is None  # no /proc: nothing said
 
 
