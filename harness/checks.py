@@ -39,25 +39,20 @@ def random_text(size: int = 12) -> str:
 _ANY = object()
 
 
-def json_response(ex: Exchange, status: int, expected: object = _ANY) -> object:
+def json_response(ex: Exchange, status: int, expected: object = _ANY, *, index: int = 0,
+                  closes: bool = True) -> object:
     """Check a complete JSON response with ``status`` (and body ``expected``, if given),
     then return its decoded body.
 
     Checks: the status line (version, code, reason phrase), CRLF line endings, a
     ``Content-Type: application/json`` header, ``Content-Length`` equal to the number
-    of body bytes, ``Connection: close`` and the server closing the connection.
+    of body bytes, and how the connection goes on. ``index`` picks a response when
+    several came back on one connection (0, the first, by default). With ``closes``
+    the response says ``Connection: close``, nothing comes after it, and the server
+    closes the connection; with ``closes=False`` (keep-alive) it does not say
+    ``Connection: close``.
     """
-    response = ex.response  # a strict parse: raises with the exchange if not valid HTTP
-    status_line = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
-    assert response.status_line == status_line, ex.explain(f"expected the status line {status_line!r}")
-    assert response.header("Content-Type") == "application/json", ex.explain("expected Content-Type: application/json")
-    length = response.header("Content-Length")
-    assert length is not None, ex.explain("the response has no Content-Length")
-    assert int(length) == len(response.body) and len(ex.received) == len(response.head) + int(length), ex.explain(
-        f"Content-Length says {length} but the body is {len(ex.received) - len(response.head)} bytes"
-    )
-    assert (response.header("Connection") or "").lower() == "close", ex.explain("expected Connection: close")
-    assert ex.closed, ex.explain("the server should close the connection after its response")
+    response = _check_framing(ex, status, "application/json", index, closes)
     try:
         body = json.loads(response.body.decode("utf-8"))
     except ValueError as error:
@@ -65,6 +60,41 @@ def json_response(ex: Exchange, status: int, expected: object = _ANY) -> object:
     if expected is not _ANY:
         assert body == expected, ex.explain(f"expected the JSON body {_short(expected)}, got {_short(body)}")
     return body
+
+
+def text_response(ex: Exchange, status: int, expected: str, *, index: int = 0, closes: bool = True) -> None:
+    """Like :func:`json_response`, for a ``text/plain; charset=utf-8`` body equal to ``expected``."""
+    response = _check_framing(ex, status, "text/plain; charset=utf-8", index, closes)
+    body = response.body.decode("utf-8", "replace")
+    assert body == expected, ex.explain(f"expected the text body {expected!r}, got {body!r}")
+
+
+def _check_framing(ex: Exchange, status: int, content_type: str, index: int, closes: bool):
+    if index == 0:
+        response = ex.response  # a strict parse: raises with the exchange if not valid HTTP
+        end = len(response.head) + len(response.body)
+        last = len(ex.received) == end
+    else:
+        responses = ex.responses()
+        assert index < len(responses), ex.explain(f"expected at least {index + 1} responses, got {len(responses)}")
+        response, last = responses[index], index == len(responses) - 1
+    status_line = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
+    assert response.status_line == status_line, ex.explain(f"expected the status line {status_line!r}")
+    assert response.header("Content-Type") == content_type, ex.explain(f"expected Content-Type: {content_type}")
+    length = response.header("Content-Length")
+    assert length is not None, ex.explain("the response has no Content-Length")
+    assert int(length) == len(response.body) and (last or not closes), ex.explain(
+        f"Content-Length says {length} but the body is {len(ex.received) - len(response.head)} bytes"
+        if index == 0 else f"Content-Length says {length}, and more bytes came after the body"
+    )
+    connection = (response.header("Connection") or "").lower()
+    if closes:
+        assert connection == "close", ex.explain("expected Connection: close")
+        assert ex.closed, ex.explain("the server should close the connection after its response")
+    else:
+        assert connection != "close", ex.explain("expected the connection to stay open (keep-alive), "
+                                                 "but the response says Connection: close")
+    return response
 
 
 def _short(value: object, limit: int = 300) -> str:

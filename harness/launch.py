@@ -1,6 +1,7 @@
 """Run a server script as ``__main__`` and stop it when our standard input closes.
 
     python -m harness.launch steps/04_response/server.py --port 0
+    python -m harness.launch -m uvicorn server:app --port 0     # a module, as python -m runs it
 
 The script runs exactly as ``python SCRIPT ARGS`` would run it. The one addition is a
 watchdog: whoever started us holds the write end of our stdin, and if that process
@@ -39,11 +40,16 @@ def _stop_when_stdin_closes() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit("usage: python -m harness.launch SCRIPT [ARGS...]")
-    script = os.path.abspath(sys.argv[1])
-    sys.argv = [script, *sys.argv[2:]]
-    sys.path[0] = os.path.dirname(script)  # as if started with `python SCRIPT`
+    if len(sys.argv) < 2 or sys.argv[1:2] == ["-m"] and len(sys.argv) < 3:
+        sys.exit("usage: python -m harness.launch SCRIPT [ARGS...] | -m MODULE [ARGS...]")
+    module = sys.argv[2] if sys.argv[1] == "-m" else None
+    if module:
+        sys.argv = [module, *sys.argv[3:]]
+        sys.path[0] = os.getcwd()  # as if started with `python -m MODULE`
+    else:
+        script = os.path.abspath(sys.argv[1])
+        sys.argv = [script, *sys.argv[2:]]
+        sys.path[0] = os.path.dirname(script)  # as if started with `python SCRIPT`
     # We stop servers with Ctrl-C (SIGINT). A program started in the background by a
     # non-interactive shell (`cmd &`, nohup, some CI runners) inherits SIGINT ignored,
     # and Python then leaves it ignored: the server would never hear it. Give it
@@ -51,7 +57,10 @@ def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=_stop_when_stdin_closes, daemon=True).start()
-    runpy.run_path(script, run_name="__main__")
+    if module:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    else:
+        runpy.run_path(script, run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ Used by the step tests, the notebooks and the solution's tests: the one copy.
         ...                                 # talk to it over the network
         server.wait_for("Handle: GET")      # wait (bounded) for a log line containing this
     # stopped with Ctrl-C (SIGINT), then terminate/kill if needed, and reaped
+
+An existing ASGI server runs the same way: ``ServerProcess.uvicorn("steps/11_asgi/server.py")``
+is ``python -m uvicorn server:app`` started from that folder.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ import time
 from pathlib import Path
 
 LISTENING = re.compile(r"Listening on (?P<host>\S+):(?P<port>\d+)")
+# uvicorn's own line, printed once its socket listens (with --port 0, the real port).
+UVICORN_RUNNING = re.compile(r"Uvicorn running on http://(?P<host>[^\s:]+):(?P<port>\d+)")
+# ... and each worker's, once it has imported the app and is ready to serve it.
+UVICORN_READY = "Application startup complete."
 
 
 class ServerError(RuntimeError):
@@ -37,7 +44,9 @@ class ServerProcess:
     a reader thread here would compete with the server for the CPU).
 
     ``args`` go after the script, before ``--host H --port P``; ``prefix`` goes before
-    the whole command (e.g. ``["taskset", "-c", "1"]`` to pin it to a CPU).
+    the whole command (e.g. ``["taskset", "-c", "1"]`` to pin it to a CPU). ``module``
+    runs ``python -m MODULE`` instead of a script; ``ready`` is the line that gives the
+    address the server listens on.
     """
 
     def __init__(
@@ -51,8 +60,13 @@ class ServerProcess:
         cwd: str | os.PathLike | None = None,
         prefix: list[str] | tuple[str, ...] = (),
         log_file: str | os.PathLike | None = None,
+        module: str | None = None,
+        ready: re.Pattern[str] = LISTENING,
     ) -> None:
         self.script = Path(script).resolve()
+        self.module = module
+        self.ready = ready
+        self.workers = 0  # uvicorn's worker processes to wait for (0: not uvicorn)
         self.args = [*args, "--host", host, "--port", str(port)]
         self.startup_timeout = startup_timeout
         self.env = env
@@ -66,12 +80,24 @@ class ServerProcess:
         self._new_line = threading.Condition()
         self._reader: threading.Thread | None = None
 
+    @classmethod
+    def uvicorn(cls, app_file: str | os.PathLike, *options: str, workers: int = 1, **kwargs) -> ServerProcess:
+        """``python -m uvicorn STEM:app --workers N`` in the folder of ``app_file``: the
+        ASGI application ``app`` of that file, served by uvicorn. ``start()`` returns once
+        every worker has said that it is ready."""
+        app_file = Path(app_file).resolve()
+        server = cls(app_file, f"{app_file.stem}:app", "--workers", str(workers), *options,
+                     module="uvicorn", ready=UVICORN_RUNNING, **kwargs)
+        server.workers = workers
+        return server
+
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> ServerProcess:
         if not self.script.is_file():
             raise ServerError(f"no such server script: {self.script}")
-        command = [*self.prefix, sys.executable, "-u", "-m", "harness.launch", str(self.script), *self.args]
+        target = ["-m", self.module] if self.module else [str(self.script)]
+        command = [*self.prefix, sys.executable, "-u", "-m", "harness.launch", *target, *self.args]
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             output = open(self.log_file, "wb")  # noqa: SIM115 (the child keeps its own copy)
@@ -100,7 +126,9 @@ class ServerProcess:
             self._reader.start()
         atexit.register(self.stop)
         try:
-            found = self.wait_for(LISTENING, timeout=self.startup_timeout)
+            found = self.wait_for(self.ready, timeout=self.startup_timeout)
+            if self.workers:
+                self.wait_for(UVICORN_READY, timeout=self.startup_timeout, count=self.workers)
         except ServerError:
             self.stop()
             raise
@@ -190,8 +218,10 @@ class ServerProcess:
             self._reload()
             return "\n".join(self.lines[since:])
 
-    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0) -> re.Match[str]:
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0,
+                 count: int = 1) -> re.Match[str]:
         """Wait until a log line (from ``since`` on) contains ``pattern``; return the match.
+        With ``count``, wait for that many such lines and return the last match.
 
         A string is looked for as it is (no regular-expression syntax, so a URL with
         ``?`` in it just works); pass ``re.compile(...)`` for a regular expression.
@@ -200,21 +230,24 @@ class ServerProcess:
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
         deadline = time.monotonic() + timeout
         index = since
+        seen = 0
         with self._new_line:
             while True:
                 finished = self._output_ended()  # before reading: no line can be missed
                 self._reload()
-                for index in range(index, len(self.lines)):
+                while index < len(self.lines):
                     found = regex.search(self.lines[index])
+                    index += 1
                     if found:
-                        return found
-                else:
-                    index = len(self.lines)
+                        seen += 1
+                        if seen == count:
+                            return found
                 left = deadline - time.monotonic()
                 if finished or left <= 0:
                     why = "the server's output ended" if finished else f"{timeout:g} s passed"
+                    lines = "a line" if count == 1 else f"{count} lines ({seen} so far)"
                     raise ServerError(
-                        f"{why} before a line matched {regex.pattern!r}.\n"
+                        f"{why} before {lines} matched {regex.pattern!r}.\n"
                         f"Server: {self.script}\nIts output:\n{self.log() or '(nothing)'}"
                     )
                 # A reader thread wakes us for each new line; a log file has to be polled.

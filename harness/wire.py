@@ -216,6 +216,81 @@ def exchange(
     return result
 
 
+class Connection:
+    """One connection kept open for several requests, as a keep-alive client uses it.
+
+        with Connection(host, port) as conn:
+            first = conn.ask(request("GET", "/a"))     # send, then read one whole response
+            second = conn.ask(request("GET", "/b"))    # on the same connection
+            conn.wait_closed()                         # True if the server closes it (bounded)
+
+    ``conn.exchange`` holds everything sent and received so far, for the checks of
+    harness.checks and for a failure's explanation.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.exchange = Exchange(host, port, [])
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._unread = b""  # received, not yet returned as a response
+        self._started = time.monotonic()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.exchange.sent.append(data)
+        self.sock.sendall(data)
+
+    def ask(self, data: bytes) -> Response:
+        self.send(data)
+        return self.read_response()
+
+    def read_response(self, timeout: float | None = None) -> Response:
+        """The next whole response (parsed strictly); AssertionError, with the whole
+        conversation, if none comes within ``timeout`` seconds."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not _complete(self._unread) and self._receive(deadline):
+            pass
+        try:
+            response, self._unread = parse_response(self._unread)
+        except ValueError as error:
+            raise AssertionError(self.exchange.explain(f"no complete, valid response: {error}")) from None
+        return response
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Read until the server closes the connection (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while self._receive(deadline):
+            pass
+        return self.exchange.closed
+
+    def _receive(self, deadline: float) -> bool:
+        """Receive once; False when nothing more can come (closed, reset, or out of time)."""
+        left = deadline - time.monotonic()
+        if left <= 0 or self.exchange.closed or self.exchange.reset:
+            return False
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            self.exchange.reset = True
+            return False
+        finally:
+            self.exchange.seconds = time.monotonic() - self._started
+        if not chunk:
+            self.exchange.closed = True
+            return False
+        self._unread += chunk
+        self.exchange.received += chunk
+        return True
+
+
 def _complete(data: bytes) -> bool:
     try:
         parse_response(data)

@@ -6,7 +6,10 @@ Every step's tests use the same three fixtures:
   ``STEP_SERVER=PATH``) started once per test module on a free port;
 - ``start_server``: a fresh server for tests that need one to themselves;
 - ``run_client``: runs the step's ``client.py`` (or ``--client PATH`` / ``STEP_CLIENT=PATH``)
-  against a port, bounded in time.
+  against a port, bounded in time;
+
+and step 11's also ``uvicorn_server`` / ``start_uvicorn``: the same file's ``app`` served by
+uvicorn, an existing ASGI server.
 
 After a server stops we check its log for DeprecationWarnings: the step code must
 keep working on every Python from 3.10 on, and a deprecation is how that breaks first.
@@ -55,6 +58,36 @@ def start_server(request: pytest.FixtureRequest):
 
     def start(*args: str) -> ServerProcess:
         srv = ServerProcess(_server_script(request), *args)
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.stop()
+    for srv in started:
+        _assert_no_deprecations(srv)
+
+
+@pytest.fixture(scope="module")
+def uvicorn_server(request: pytest.FixtureRequest):
+    """The ``app`` of the step's server.py (or of ``--server PATH``) served by uvicorn, an
+    existing ASGI server, with two worker processes; started once per test module."""
+    srv = ServerProcess.uvicorn(_server_script(request), workers=2).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    _assert_no_deprecations(srv)
+
+
+@pytest.fixture
+def start_uvicorn(request: pytest.FixtureRequest):
+    """uvicorn serving this step's ``app`` to yourself: ``srv = start_uvicorn("--timeout-keep-alive", "1",
+    workers=1)``; stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*options: str, workers: int = 1) -> ServerProcess:
+        srv = ServerProcess.uvicorn(_server_script(request), *options, workers=workers)
         started.append(srv)
         return srv.start()
 

@@ -1,0 +1,55 @@
+"""Step 07: a path parameter, a query string, and a method the path does not have (405).
+
+The server closes the connection after its response, so we read until the end of
+the stream, but never longer than a bounded time.
+"""
+
+import argparse
+import asyncio
+import sys
+
+TIMEOUT_SECONDS = 5.0
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    return parser.parse_args()
+
+
+async def send(host, port, message):
+    reader, writer = await asyncio.open_connection(host, port)
+    print(f"Send: {message!r}")
+    writer.write(message.encode("utf-8"))
+    await writer.drain()
+    data = await reader.read()  # everything, up to the server closing the connection
+    print(f"Received:\n{data.decode('utf-8')}\n")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def main(host, port):
+    def get(target, method="GET"):
+        return f"{method} {target} HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+    messages = [
+        get("/hello/J%C3%BCrgen"),  # "Jürgen", percent-encoded as a browser sends it
+        get("/echo_query?q=a&q=b&empty="),
+        get("/hello_world", method="DELETE"),  # the path has GET and POST only: 405
+    ]
+    try:
+        for message in messages:
+            await asyncio.wait_for(send(host, port, message), TIMEOUT_SECONDS)
+    except OSError as error:
+        print(f"Could not talk to {host}:{port}: {error!r}; is the server running?", file=sys.stderr)
+        return 1
+    except asyncio.TimeoutError:
+        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    sys.exit(asyncio.run(main(args.host, args.port)))

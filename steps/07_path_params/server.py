@@ -1,0 +1,243 @@
+"""Step 07: path parameters, query strings, 405 Method Not Allowed, str and dict results.
+
+A route such as "/hello/{name}" is compiled to an anchored regular expression in
+which {name} matches one path segment. The router matches the path as the client
+sent it, still percent-encoded, and decodes each parameter once it has matched. The
+query string becomes request.query. A known path asked with a method it has no
+handler for gets 405 and an Allow header; an unknown path still gets 404.
+"""
+
+import argparse
+import asyncio
+import json
+import re
+import traceback
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote
+
+from httptools import HttpRequestParser, parse_url
+
+
+class Request:
+    def __init__(self, method, url, body):
+        self.encoding = "utf-8"
+        self.method = method
+        self.url = url
+        self.body = body
+        parts = parse_url(url.encode(self.encoding))
+        # Routing uses the path only, as the client sent it: still percent-encoded.
+        self.path = parts.path.decode(self.encoding)
+        # "q=a&q=b&empty=" -> {"q": ["a", "b"], "empty": [""]}: a name may come several
+        # times, so every value is a list, in the order sent; blank values are kept.
+        self.query = parse_qs((parts.query or b"").decode(self.encoding), keep_blank_values=True)
+        self.path_params = {}  # set by the router: /hello/J%C3%BCrgen -> {"name": "Jürgen"}
+
+
+class Response:
+    def __init__(self, status_code, body=None, headers=None):
+        self.status_code = status_code
+        self.body = body
+        self.version = "1.1"
+        self.headers = headers or {}  # more header fields, e.g. {"Allow": "GET, POST"}
+        if isinstance(body, str):  # text is sent as it is, not as a JSON string
+            self.content_type = "text/plain; charset=utf-8"
+            self.content = body.encode("utf-8")
+        else:
+            self.content_type = "application/json"
+            # Encode now: a body that json cannot encode (a datetime, say) then fails inside
+            # the handler that made it, where request_callback_handler turns it into a 500.
+            # ensure_ascii=False keeps "ü" as its UTF-8 bytes instead of the escape \u00fc.
+            self.content = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+    def __bytes__(self):
+        reason = HTTPStatus(self.status_code).phrase  # 200 -> "OK", 404 -> "Not Found"
+        head = [
+            f"HTTP/{self.version} {self.status_code} {reason}",
+            f"Content-Type: {self.content_type}",
+            f"Content-Length: {len(self.content)}",  # a count of bytes, not of characters
+            "Connection: close",
+        ]
+        head += [f"{name}: {value}" for name, value in self.headers.items()]
+        # Every line of the head ends with CRLF, and an empty line ends the head.
+        return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + self.content
+
+
+async def not_found(request):
+    return Response(404, {"message": "Not Found"})
+
+
+def method_not_allowed(methods):
+    """The handler for a known path asked with another method: 405, and the methods it has."""
+    async def handler(request, **path_params):
+        return Response(405, {"message": "Method Not Allowed"}, {"Allow": ", ".join(methods)})
+    return handler
+
+
+def compile_path(path):
+    """"/hello/{name}" -> re.compile("^/hello/(?P<name>[^/]+)$").
+
+    Each {name} becomes a named group that matches one path segment: anything but "/".
+    The text around it is escaped (a "." in a route means a dot), and ^...$ make the
+    pattern match the whole path, not only its start.
+    """
+    pieces = re.split(r"{(\w+)}", path)  # "/a/{x}/b" -> ["/a/", "x", "/b"]: text, name, text
+    pattern = re.escape(pieces[0])
+    for name, text in zip(pieces[1::2], pieces[2::2]):
+        pattern += f"(?P<{name}>[^/]+)" + re.escape(text)
+    return re.compile(f"^{pattern}$")
+
+
+class Router:
+    """Maps path patterns to {method: handler}. One Router is shared by every connection."""
+
+    def __init__(self):
+        self.routes = {}  # path -> (its compiled pattern, {method: handler}), in the order added
+
+    def add_route(self, path, methods_handler):
+        self.routes[path] = (compile_path(path), methods_handler)
+
+    async def dispatch(self, request, callback_handler):
+        method_handler = not_found  # unless a route matches the path
+        for pattern, handlers in self.routes.values():
+            match = pattern.match(request.path)
+            if match:
+                # Decode the parameters only now that the path has matched: "a%2Fb" is one
+                # parameter, "a/b"; decoded before matching, its "/" would split it in two.
+                request.path_params = {name: unquote(value) for name, value in match.groupdict().items()}
+                method_handler = handlers.get(request.method) or method_not_allowed(handlers)
+                break
+        await callback_handler(method_handler, request)
+
+
+class Server(asyncio.Protocol):
+    """One Server object per connection: it holds that connection's parser state."""
+
+    def __init__(self, router):
+        self.encoding = "utf-8"
+        self._request_parser = HttpRequestParser(self)
+        self.router = router
+        self.tasks = set()
+        self.transport = None
+
+    # asyncio calls these two once each, at the start and the end of the connection.
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        self.transport = None  # the client is gone: nothing to write to any more
+
+    # Called by asyncio with whatever bytes the network delivered: part of a
+    # request, exactly one, or several.
+    def data_received(self, data):
+        self._request_parser.feed_data(data)
+
+    # Called by the parser as it recognises the parts of a request. The URL and the
+    # body may each come in several pieces, so we collect the pieces.
+    def on_message_begin(self):
+        self._url_parts = []
+        self._body_parts = []
+
+    def on_url(self, url):
+        self._url_parts.append(url)
+
+    def on_body(self, body):
+        self._body_parts.append(body)
+
+    def on_message_complete(self):
+        raw_body = b"".join(self._body_parts)
+        try:
+            # Decode only now that the whole body is here: a piece can end in the
+            # middle of a multi-byte character. A GET usually has no body at all.
+            body = json.loads(raw_body) if raw_body else None
+        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
+            self.response_writer(Response(400, {"message": "The request body is not valid JSON"}))
+            return
+        request = Request(
+            method=self._request_parser.get_method().decode(self.encoding),
+            url=b"".join(self._url_parts).decode(self.encoding),
+            body=body,
+        )
+        # dispatch() is a coroutine: run it as a task on the event loop. asyncio only
+        # keeps a weak reference to tasks, so we hold one until the task is done.
+        task = asyncio.get_running_loop().create_task(
+            self.router.dispatch(request, self.request_callback_handler)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def request_callback_handler(self, method_handler, request):
+        try:
+            response = await method_handler(request, **request.path_params)
+            if isinstance(response, (dict, str)):  # a dict is sent as JSON, a str as text
+                response = Response(200, response)
+            if not isinstance(response, Response):
+                raise TypeError(f"expected a Response, a dict or a str from the handler, got {response!r}")
+        except Exception:
+            # The traceback goes to the server's log; the client only learns that it failed.
+            traceback.print_exc()
+            response = Response(500, {"message": "Internal Server Error"})
+        self.response_writer(response)
+
+    def response_writer(self, response):
+        if self.transport is None:  # the client hung up while the handler ran
+            return
+        self.transport.write(bytes(response))
+        self.transport.close()  # we said "Connection: close": one request per connection
+
+
+def hello_world_app(router):
+    async def hello_world(request):
+        print(f"Handle: {request.method} {request.url} {request.body}", flush=True)
+        return Response(200, {"hello": "world"})
+
+    async def process_request(request):
+        print(f"Handle: {request.method} {request.url} {request.body}", flush=True)
+        if not isinstance(request.body, dict):
+            return Response(400, {"message": "Send a JSON object, like {\"key1\": \"value1\"}"})
+        return Response(200, {**request.body, "hello": "back"})
+
+    async def broken(request):
+        raise RuntimeError("this handler fails on purpose, to show what the client gets")
+
+    async def hello(request, name):
+        return {"hello": name}
+
+    async def echo_query(request):
+        return request.query
+
+    async def text(request):
+        return "Hello, world"
+
+    router.add_route("/hello_world", {"GET": hello_world, "POST": process_request})
+    router.add_route("/broken", {"GET": broken})
+    router.add_route("/hello/{name}", {"GET": hello})
+    router.add_route("/echo_query", {"GET": echo_query})
+    router.add_route("/text", {"GET": text})
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    return parser.parse_args()
+
+
+async def main(host, port):
+    router = Router()
+    hello_world_app(router)
+    loop = asyncio.get_running_loop()
+    # The factory is called once per connection, so each one gets its own Server;
+    # they all share the one router.
+    server = await loop.create_server(lambda: Server(router), host, port)
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"Listening on {host}:{port}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    try:
+        asyncio.run(main(args.host, args.port))
+    except KeyboardInterrupt:  # Ctrl-C
+        print("Server stopped", flush=True)

@@ -1,0 +1,53 @@
+"""Step 08: announce a body larger than the server accepts, then send bytes that are not HTTP.
+
+The server answers both from what it has read so far (413, then 400) and closes the
+connection, so we read until the end of the stream, but never longer than a bounded time.
+"""
+
+import argparse
+import asyncio
+import sys
+
+TIMEOUT_SECONDS = 5.0
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    return parser.parse_args()
+
+
+async def send(host, port, message):
+    reader, writer = await asyncio.open_connection(host, port)
+    print(f"Send: {message!r}")
+    writer.write(message.encode("utf-8"))
+    await writer.drain()
+    data = await reader.read()  # everything, up to the server closing the connection
+    print(f"Received:\n{data.decode('utf-8')}\n")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def main(host, port):
+    messages = [
+        # Only the head: the server refuses the body from its announced size, unread.
+        "POST /hello_world HTTP/1.1\r\nHost: example.com\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
+        "HELLO? \r\n\r\n",  # not an HTTP request at all
+    ]
+    try:
+        for message in messages:
+            await asyncio.wait_for(send(host, port, message), TIMEOUT_SECONDS)
+    except OSError as error:
+        print(f"Could not talk to {host}:{port}: {error!r}; is the server running?", file=sys.stderr)
+        return 1
+    except asyncio.TimeoutError:
+        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    sys.exit(asyncio.run(main(args.host, args.port)))
