@@ -53,7 +53,7 @@ MODES = {
     "c1000": Mode("c1000", "keep-alive, 1000 conn", 1000,
                   explain="1000 keep-alive connections at once (ceiling and solution only)"),
 }
-STEP_NOTE = "closes every connection; logs every request"  # the steps can do no other
+STEP_NOTE = "closes every connection; logs every request"  # steps 04-08 can do no other
 RUN_AS_MAIN = SERVERS_DIR / "run_as_main.py"
 
 
@@ -93,12 +93,12 @@ SPECS = [
          needs=("httptools",), many=True),
     _solution("solution", "asyncio", "protoweb serving solution/examples/hello_world.py's app, "
               "access log off"),
-    Spec("step04", STEPS / "04_response" / "server.py", "asyncio", "tutorial step 04",
-         needs=("httptools",), note=STEP_NOTE),
-    Spec("step05", STEPS / "05_body" / "server.py", "asyncio", "tutorial step 05",
-         needs=("httptools",), note=STEP_NOTE),
     Spec("step06", STEPS / "06_not_found" / "server.py", "asyncio", "tutorial step 06",
          needs=("httptools",), note=STEP_NOTE),
+    Spec("step08", STEPS / "08_limits" / "server.py", "asyncio", "tutorial step 08 (limits and timeouts)",
+         needs=("httptools",), note=STEP_NOTE),
+    Spec("step09", STEPS / "09_keep_alive" / "server.py", "asyncio", "tutorial step 09 (keep-alive)",
+         needs=("httptools",), note="logs every request"),
     Spec("uvicorn", SERVERS_DIR / "uvicorn_asgi.py", "asyncio",
          "bare ASGI app on uvicorn (httptools parser, no access log)", args=("--loop", "asyncio"),
          needs=("uvicorn", "httptools")),
@@ -111,6 +111,10 @@ SPECS = [
     Spec("aiohttp", SERVERS_DIR / "aiohttp_web.py", "asyncio",
          "aiohttp.web application (no access log)", args=("--loop", "asyncio"), needs=("aiohttp",)),
     # Opt-in (--servers all, or by name).
+    Spec("step04", STEPS / "04_response" / "server.py", "asyncio", "tutorial step 04",
+         needs=("httptools",), default=False, note=STEP_NOTE),
+    Spec("step05", STEPS / "05_body" / "server.py", "asyncio", "tutorial step 05",
+         needs=("httptools",), default=False, note=STEP_NOTE),
     Spec("solution-accesslog", SOLUTION_APP, "asyncio",
          "python solution/examples/hello_world.py as shipped: access log on (to a file)",
          requires=(SOLUTION_APP,), needs=("protoweb",),

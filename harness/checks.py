@@ -13,7 +13,7 @@ import time
 from http import HTTPStatus
 
 from harness.process import ServerProcess
-from harness.wire import Exchange, exchange
+from harness.wire import Connection, Exchange, exchange
 
 # A few characters that take 2, 3 and 4 bytes in UTF-8.
 NON_ASCII = "éüñ✓日本語😀"
@@ -173,6 +173,15 @@ def send(server: ServerProcess, *pieces: bytes, **options) -> Exchange:
     result = exchange(server.host, server.port, *pieces, **options)
     result.server_log = lambda: server.log(since=mark)
     return result
+
+
+def connect(server: ServerProcess, timeout: float = 3.0) -> Connection:
+    """A :class:`harness.wire.Connection` (kept alive, several requests) to ``server``;
+    a failure also shows what the server logged meanwhile."""
+    conn = Connection(server.host, server.port, timeout=timeout)
+    mark = server.mark()
+    conn.exchange.server_log = lambda: server.log(since=mark)
+    return conn
 
 
 def http(method: str, url: str, **options):

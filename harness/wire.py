@@ -56,11 +56,12 @@ class Response:
         return values[0] if values else None
 
 
-def parse_response(data: bytes) -> tuple[Response, bytes]:
+def parse_response(data: bytes, head_only: bool = False) -> tuple[Response, bytes]:
     """Parse the first response in ``data``; return it and the bytes after it.
 
     Strict on purpose: lines must end in CRLF, and the body must be exactly
-    ``Content-Length`` bytes. Raises ValueError saying what is wrong.
+    ``Content-Length`` bytes. Raises ValueError saying what is wrong. ``head_only``: the
+    answer to a HEAD request, which has no body whatever its headers say.
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -85,7 +86,9 @@ def parse_response(data: bytes) -> tuple[Response, bytes]:
     response = Response(status_line, parts[0], int(parts[1]), parts[2], headers, b"", head)
     rest = data[end + 4:]
     length = response.header("Content-Length")
-    if length is not None:
+    if head_only:
+        pass
+    elif length is not None:
         if not length.isdigit():
             raise ValueError(f"Content-Length {length!r} is not a number")
         size = int(length)
@@ -247,16 +250,17 @@ class Connection:
 
     def ask(self, data: bytes) -> Response:
         self.send(data)
-        return self.read_response()
+        return self.read_response(head_only=data.startswith(b"HEAD "))
 
-    def read_response(self, timeout: float | None = None) -> Response:
+    def read_response(self, timeout: float | None = None, head_only: bool = False) -> Response:
         """The next whole response (parsed strictly); AssertionError, with the whole
-        conversation, if none comes within ``timeout`` seconds."""
+        conversation, if none comes within ``timeout`` seconds. ``head_only``: it answers
+        a HEAD request (no body)."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while not _complete(self._unread) and self._receive(deadline):
+        while not _complete(self._unread, head_only) and self._receive(deadline):
             pass
         try:
-            response, self._unread = parse_response(self._unread)
+            response, self._unread = parse_response(self._unread, head_only)
         except ValueError as error:
             raise AssertionError(self.exchange.explain(f"no complete, valid response: {error}")) from None
         return response
@@ -291,9 +295,9 @@ class Connection:
         return True
 
 
-def _complete(data: bytes) -> bool:
+def _complete(data: bytes, head_only: bool = False) -> bool:
     try:
-        parse_response(data)
+        parse_response(data, head_only)
     except ValueError:
         return False
     return True
@@ -311,16 +315,23 @@ def curl_command(raw_request: bytes, host: str, port: int) -> str:
     if not sep or not target.startswith("/") or version != "HTTP/1.1":
         return f"(not an HTTP request curl can send; the raw bytes:) {raw_fallback}"
     words = ["curl", "-i", "--max-time", "5"]
-    if method != "GET" or body:
+    if method == "HEAD":
+        words[1] = "-I"  # curl -X HEAD would wait for a body that never comes
+    elif method != "GET" or body:
         words += ["-X", method]
+    length = 0
     for line in lines[1:]:
         name, _, value = line.partition(":")
+        if name.lower() == "content-length" and value.strip().isdigit():
+            length = int(value)
         if name.lower() in ("host", "content-length"):
             continue
         words += ["-H", f"{name}:{value}"]
     if body:
         if b"Transfer-Encoding: chunked" in head:
             return f"(a chunked body: curl would re-encode it; the raw bytes:) {raw_fallback}"
+        if len(body) != length:  # more bytes than one request's body: requests one after another
+            return f"(several requests on one connection: curl sends one; the raw bytes:) {raw_fallback}"
         words += ["--data-binary", body.decode("utf-8", "backslashreplace")]
     words.append(f"http://{host}:{port}{target}")
     return " ".join(shlex.quote(word) for word in words)

@@ -58,6 +58,13 @@ def test_a_round_without_its_reference_is_left_out():
     assert goal["verdict"] == "PASS"  # the target itself passes: "at least 1.3x"
 
 
+def test_a_goal_across_modes_divides_by_the_reference_in_its_own_mode():
+    measurements = [measurement("step09", "keepalive", 1, 300), measurement("step08", "close", 1, 100),
+                    measurement("step08", "keepalive", 1, 1000)]  # not the reference: another mode
+    goal = next(g for g in report.check_goals(measurements) if g["goal"].startswith("step 09"))
+    assert (goal["value"], goal["verdict"], goal["rounds"]) == (3.0, "PASS", 1)
+
+
 def test_errors_under_1000_connections_fail_the_goal():
     clean = [measurement("solution", "c1000", r, 5000) for r in (1, 2, 3)]
     assert report.check_goals(clean)[-1]["verdict"] == "PASS"
@@ -134,7 +141,7 @@ def test_inprocess_measures_every_server():
 def test_run_lists_its_servers_and_modes():
     result = run_script(BENCH / "run.py", "--list", timeout=30)
     assert result.returncode == 0, result.stderr
-    for name in ("ceiling", "solution", "step06", "uvicorn", "starlette", "aiohttp", "c1000"):
+    for name in ("ceiling", "solution", "step06", "step08", "step09", "uvicorn", "starlette", "aiohttp", "c1000"):
         assert name in result.stdout
 
 

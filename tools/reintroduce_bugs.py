@@ -1,10 +1,10 @@
-"""Put each of the article's bugs back into a step and check that the step's tests fail.
+"""Put each of the articles' bugs back into a step and check that the step's tests fail.
 
     python tools/reintroduce_bugs.py
 
 A test suite that passes proves little until we have seen it fail for the right
-reason. For every bug of the article that a step fixes (each step's README names
-them), this builds a variant of the step's file with the article's code put back
+reason. For every bug of the articles that a step fixes (each step's README names
+them), this builds a variant of the step's file with the buggy code put back
 (harness.variant), runs that step's tests against it (`pytest steps/NN --server
 VARIANT`, or `--client VARIANT`), and expects at least one failure. It prints the
 first test that caught each bug, and exits 1 if a bug got through unnoticed.
@@ -115,6 +115,165 @@ BUGS = [
           "        handlers = self.mapping.get(request.path)\n"
           "        if not handlers:\n"
           "            await callback_handler(not_found, request)\n")],
+    ),
+    # -- the second article (steps 07-11), and what real servers must do ----------------
+    Bug(
+        "route pattern without ^...$: /hello/x/extra matches /hello/{name}",
+        "07_path_params", "server.py",
+        [('    return re.compile(f"^{pattern}$")', '    return re.compile(pattern)')],
+    ),
+    Bug(
+        "a parameter matches .* instead of [^/]+: it swallows a /",
+        "07_path_params", "server.py",
+        [('        pattern += f"(?P<{name}>[^/]+)" + re.escape(text)',
+          '        pattern += f"(?P<{name}>.*)" + re.escape(text)')],
+    ),
+    Bug(
+        "the path is percent-decoded before matching: %2F splits a parameter",
+        "07_path_params", "server.py",
+        [("        self.path = parts.path.decode(self.encoding)",
+          "        self.path = unquote(parts.path.decode(self.encoding))"),
+         ("request.path_params = {name: unquote(value) for name, value in match.groupdict().items()}",
+          "request.path_params = match.groupdict()")],
+    ),
+    Bug(
+        "connection timer armed at the first byte read, and restarted by every read",
+        "08_limits", "server.py",
+        [("        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n\n    def connection_lost",
+          "        self._timer = None\n\n    def connection_lost"),
+         ("        self.transport = None  # the client is gone: nothing to write to any more\n        self._timer.cancel()\n",
+          "        self.transport = None  # the client is gone: nothing to write to any more\n"
+          "        if self._timer is not None:\n            self._timer.cancel()\n"),
+         ("    def data_received(self, data):\n        try:\n",
+          "    def data_received(self, data):\n"
+          "        if self._timer is not None:\n            self._timer.cancel()\n"
+          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n"
+          "        try:\n")],
+    ),
+    Bug(
+        "connection timer armed at connect, but restarted by every read (a trickle keeps it alive)",
+        "08_limits", "server.py",
+        [("    def data_received(self, data):\n        try:\n",
+          "    def data_received(self, data):\n"
+          "        self._timer.cancel()\n"
+          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n"
+          "        try:\n")],
+    ),
+    Bug(
+        "413 only once the body is read, not from Content-Length",
+        "08_limits", "server.py",
+        [('        if name.lower() == b"content-length" and int(value) > self.max_body:\n'
+          '            raise HTTPError(413, f"The request body exceeds {self.max_body} bytes")\n', "")],
+    ),
+    Bug(
+        "a parser error escapes data_received: no 400, a silent drop and a Fatal error in the log",
+        "08_limits", "server.py",
+        [('            self.refuse(HTTPError(400, f"Malformed request: {error}"))', "            raise")],
+    ),
+    Bug(
+        "an unfinished header line is not counted (httptools keeps it out of on_header's sight)",
+        "08_limits", "server.py",
+        [("                if self._head_size > MAX_HEADER_SIZE:\n                    raise HTTPError(431, HEAD_TOO_LARGE)\n", "")],
+    ),
+    Bug(
+        "pipelined requests answered as their handlers finish (a task per request, as in step 08): out of order",
+        "09_keep_alive", "server.py",
+        [("        self.enqueue(request)\n\n    async def request_callback_handler",
+          "        task = asyncio.get_running_loop().create_task(\n"
+          "            self.router.dispatch(request, self.request_callback_handler)\n"
+          "        )\n"
+          "        self.tasks.add(task)\n"
+          "        task.add_done_callback(self.tasks.discard)\n\n    async def request_callback_handler"),
+         ("        self.pipeline = deque()\n", "        self.pipeline = deque()\n        self.tasks = set()\n")],
+    ),
+    Bug(
+        "only the first of several requests is read: one that arrives while another is answered is dropped",
+        "09_keep_alive", "server.py",
+        [("        self.pipeline.append(request)\n        if self._worker is None:",
+          "        if self._worker is not None:\n"
+          "            return  # busy answering another request\n"
+          "        self.pipeline.append(request)\n        if self._worker is None:")],
+    ),
+    Bug(
+        "reading paused while busy is never resumed: the connection goes deaf after a pipelined request",
+        "09_keep_alive", "server.py",
+        [("            self.transport.resume_reading()\n", "")],
+    ),
+    Bug(
+        "a refusal (400/413/431) written at once, ahead of the answers to the requests before it",
+        "09_keep_alive", "server.py",
+        [("        self.transport.pause_reading()\n        self.enqueue(error)",
+          '        self.response_writer(Response(error.status_code, {"message": error.message}))')],
+    ),
+    Bug(
+        "json.dumps where json.loads was meant: every JSON body gets a 500",
+        "10_app", "server.py",
+        [("            return json.loads(self.body)", "            return json.dumps(self.body)")],
+    ),
+    Bug(
+        "a header value cut at its first ':' (Host: localhost:8080 loses its port), as a hand-written parser does",
+        "10_app", "server.py",
+        [('            name, value = name.decode("latin-1").lower(), value.decode("latin-1")',
+          '            name, value = name.decode("latin-1").lower(), value.decode("latin-1").split(":")[0]')],
+    ),
+    Bug(
+        "reason phrases from a hand-written table: a KeyError for 418 (and 413, 431, ...)",
+        "10_app", "server.py",
+        [("class Response:\n",
+          "class Response:\n"
+          '    reason_phrases = {200: "OK", 400: "Bad Request", 404: "Not Found",\n'
+          '                      405: "Method Not Allowed", 500: "Internal Server Error"}\n\n'),
+         ('        self.reason = HTTPStatus(status_code).phrase  # 200 -> "OK", 404 -> "Not Found"',
+          "        self.reason = self.reason_phrases[status_code]")],
+    ),
+    Bug(
+        "the shutdown aborts every connection at once: a request in flight gets no answer",
+        "10_app", "server.py",
+        [("        for connection in list(connections):\n"
+          "            connection.shutdown()\n"
+          "        if connections:\n"
+          "            await asyncio.wait([connection.closed for connection in connections], timeout=timeout)\n",
+          "")],
+    ),
+    Bug(
+        "ASGI: routing on scope['path'] (already percent-decoded) instead of raw_path",
+        "11_asgi", "server.py",
+        [('        url = (scope.get("raw_path") or quote(scope["path"]).encode()).decode("latin-1")\n',
+          '        url = scope["path"]\n')],
+    ),
+    Bug(
+        "ASGI: only the first http.request message read (more_body ignored)",
+        "11_asgi", "server.py",
+        [('            more_body = message.get("more_body", False)\n', '            more_body = False\n')],
+    ),
+    Bug(
+        "ASGI: no body limit in the app (uvicorn sets none: any size is read into memory)",
+        "11_asgi", "server.py",
+        [('            if size > self.max_body:\n'
+          '                await respond(Response(413, {"message": f"The request body exceeds {self.max_body} bytes"}))\n'
+          '                return\n', "")],
+    ),
+    Bug(
+        "ASGI: http.disconnect taken as the end of the body (the handler runs with a cut body)",
+        "11_asgi", "server.py",
+        [('            if message["type"] == "http.disconnect":  # the client has gone\n                return\n', "")],
+    ),
+    Bug(
+        "ASGI: the lifespan scope not handled (the app treats it as a request)",
+        "11_asgi", "server.py",
+        [('        if scope["type"] == "lifespan":  # the server starting, then stopping: nothing to do\n'
+          '            await receive()  # {"type": "lifespan.startup"}\n'
+          '            await send({"type": "lifespan.startup.complete"})\n'
+          '            await receive()  # {"type": "lifespan.shutdown"}\n'
+          '            await send({"type": "lifespan.shutdown.complete"})\n'
+          '            return\n', "")],
+    ),
+    Bug(
+        "ASGI: the handler called without run_handler (its errors escape; uvicorn answers its own 500)",
+        "11_asgi", "server.py",
+        [('            await respond(await run_handler(method_handler, request))\n',
+          '            response = await method_handler(request, **request.path_params)\n'
+          '            await respond(response if isinstance(response, Response) else Response(200, response))\n')],
     ),
 ]
 

@@ -102,8 +102,14 @@ async def main(host, port):
     server = await loop.create_server(lambda: Server(router), host, port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)
-    async with server:
-        await server.serve_forever()
+    try:
+        # Serve until Ctrl-C cancels this wait. (Not `async with server:` and
+        # `server.serve_forever()`: from Python 3.12 on, once stopped, they wait for every
+        # open connection to close, and a client that keeps one open, as browsers do,
+        # would keep the server from stopping.)
+        await asyncio.Event().wait()
+    finally:
+        server.close()  # stop listening; open connections end with the process
 
 
 if __name__ == "__main__":

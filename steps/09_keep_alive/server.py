@@ -222,12 +222,19 @@ class Server(asyncio.Protocol):
     async def answer_in_order(self):
         # HTTP/1.1 answers the requests of a connection in the order they came: a client
         # has no other way to tell which answer is which. So one request at a time.
-        while self.pipeline:
-            request = self.pipeline.popleft()
-            if isinstance(request, HTTPError):  # the parser stopped here
-                self.response_writer(Response(request.status_code, {"message": request.message}))
-            else:
-                await self.router.dispatch(request, self.request_callback_handler)
+        try:
+            while self.pipeline:
+                request = self.pipeline.popleft()
+                if isinstance(request, HTTPError):  # the parser stopped here
+                    self.response_writer(Response(request.status_code, {"message": request.message}))
+                else:
+                    await self.router.dispatch(request, self.request_callback_handler)
+        except Exception:
+            # Only a bug of ours gets here (request_callback_handler catches the handlers'
+            # errors): log it and close, rather than leave the client waiting for ever.
+            traceback.print_exc()
+            if self.transport is not None:
+                self.transport.abort()
         self._worker = None
         if self.transport is not None and not self.transport.is_closing():
             self.start_timer()  # idle: the next request has `timeout` seconds to arrive
@@ -314,7 +321,12 @@ class Server(asyncio.Protocol):
             response.headers["Connection"] = "close"
         elif request.http_version == "1.0":  # HTTP/1.1 stays open unless told; 1.0 must be told
             response.headers["Connection"] = "keep-alive"
-        self.transport.write(bytes(response))
+        data = bytes(response)
+        if request is not None and request.method == "HEAD":
+            # The head only, as a GET would have it: no body follows (RFC 9110 9.3.2). On a
+            # kept-alive connection, bytes of a body would be read as the next response.
+            data = data[:len(data) - len(response.content)]
+        self.transport.write(data)
         if not keep_alive:  # our last answer on this connection
             self.pipeline.clear()
             self.transport.close()
@@ -377,8 +389,14 @@ async def main(host, port, timeout, max_body):
     server = await loop.create_server(lambda: Server(router, timeout, max_body), host, port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)
-    async with server:
-        await server.serve_forever()
+    try:
+        # Serve until Ctrl-C cancels this wait. (Not `async with server:` and
+        # `server.serve_forever()`: from Python 3.12 on, once stopped, they wait for every
+        # open connection to close, and a client that keeps one open, as browsers do,
+        # would keep the server from stopping.)
+        await asyncio.Event().wait()
+    finally:
+        server.close()  # stop listening; open connections end with the process
 
 
 if __name__ == "__main__":

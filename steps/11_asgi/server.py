@@ -43,7 +43,7 @@ class HTTPError(Exception):
         super().__init__(message)
         HTTPStatus(status_code)  # a code HTTP does not define fails here, in the handler
         self.status_code = status_code
-        self.message = message
+        self.message = str(message)  # anything else would fail later, when the answer is made
 
 
 class Headers(dict):
@@ -235,9 +235,10 @@ class Server(asyncio.Protocol):
         self.closed.set_result(None)
 
     def shutdown(self):
-        """The server stops: close now if idle, else once the request in hand is answered."""
+        """The server stops: close now if we owe no answer (a request only half received
+        is not answered), else once the request in hand is answered."""
         self.stopping = True
-        if self._worker is None and not self._receiving:
+        if self._worker is None:
             self.transport.close()
 
     def start_timer(self):
@@ -299,12 +300,19 @@ class Server(asyncio.Protocol):
     async def answer_in_order(self):
         # HTTP/1.1 answers the requests of a connection in the order they came: a client
         # has no other way to tell which answer is which. So one request at a time.
-        while self.pipeline:
-            request = self.pipeline.popleft()
-            if isinstance(request, HTTPError):  # the parser stopped here
-                self.response_writer(Response(request.status_code, {"message": request.message}))
-            else:
-                await self.router.dispatch(request, self.request_callback_handler)
+        try:
+            while self.pipeline:
+                request = self.pipeline.popleft()
+                if isinstance(request, HTTPError):  # the parser stopped here
+                    self.response_writer(Response(request.status_code, {"message": request.message}))
+                else:
+                    await self.router.dispatch(request, self.request_callback_handler)
+        except Exception:
+            # Only a bug of ours gets here (request_callback_handler catches the handlers'
+            # errors): log it and close, rather than leave the client waiting for ever.
+            traceback.print_exc()
+            if self.transport is not None:
+                self.transport.abort()
         self._worker = None
         if self.transport is not None and not self.transport.is_closing():
             self.start_timer()  # idle: the next request has `timeout` seconds to arrive
@@ -377,7 +385,12 @@ class Server(asyncio.Protocol):
             response.headers["Connection"] = "close"
         elif request.http_version == "1.0":  # HTTP/1.1 stays open unless told; 1.0 must be told
             response.headers["Connection"] = "keep-alive"
-        self.transport.write(bytes(response))
+        data = bytes(response)
+        if request is not None and request.method == "HEAD":
+            # The head only, as a GET would have it: no body follows (RFC 9110 9.3.2). On a
+            # kept-alive connection, bytes of a body would be read as the next response.
+            data = data[:len(data) - len(response.content)]
+        self.transport.write(data)
         if not keep_alive:  # our last answer on this connection
             self.pipeline.clear()
             self.transport.close()
