@@ -131,8 +131,8 @@ BUGS = [
     Bug(
         "the path is percent-decoded before matching: %2F splits a parameter",
         "07_path_params", "server.py",
-        [("        self.path = parts.path.decode(self.encoding)",
-          "        self.path = unquote(parts.path.decode(self.encoding))"),
+        [('        self.path = (parts.path or b"/").decode(self.encoding)',
+          '        self.path = unquote((parts.path or b"/").decode(self.encoding))'),
          ("request.path_params = {name: unquote(value) for name, value in match.groupdict().items()}",
           "request.path_params = match.groupdict()")],
     ),
@@ -144,20 +144,18 @@ BUGS = [
          ("        self.transport = None  # the client is gone: nothing to write to any more\n        self._timer.cancel()\n",
           "        self.transport = None  # the client is gone: nothing to write to any more\n"
           "        if self._timer is not None:\n            self._timer.cancel()\n"),
-         ("    def data_received(self, data):\n        try:\n",
+         ("    def data_received(self, data):\n",
           "    def data_received(self, data):\n"
           "        if self._timer is not None:\n            self._timer.cancel()\n"
-          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n"
-          "        try:\n")],
+          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n")],
     ),
     Bug(
         "connection timer armed at connect, but restarted by every read (a trickle keeps it alive)",
         "08_limits", "server.py",
-        [("    def data_received(self, data):\n        try:\n",
+        [("    def data_received(self, data):\n",
           "    def data_received(self, data):\n"
           "        self._timer.cancel()\n"
-          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n"
-          "        try:\n")],
+          "        self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)\n")],
     ),
     Bug(
         "413 only once the body is read, not from Content-Length",
@@ -197,7 +195,7 @@ BUGS = [
     Bug(
         "reading paused while busy is never resumed: the connection goes deaf after a pipelined request",
         "09_keep_alive", "server.py",
-        [("            self.transport.resume_reading()\n", "")],
+        [("        if not self._writing_paused:\n            self.transport.resume_reading()\n", "")],
     ),
     Bug(
         "a refusal (400/413/431) written at once, ahead of the answers to the requests before it",

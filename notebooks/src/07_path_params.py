@@ -2,10 +2,13 @@
 # # Step 07: path parameters, query strings, and 405
 #
 # Up to step 06 a route was one exact path: `/hello_world` and nothing else. Real applications
-# put data in the path (`/users/42`, `/hello/Jürgen`) and in the query string (`?page=2`). This
-# step, the first past the article *A Python Web Framework*, gives the router **patterns**
-# such as `/hello/{name}`, in the spirit of the second article's router: each pattern becomes
-# a regular expression, and the part that matches `{name}` is handed to the handler. It also:
+# put data in the path (`/users/42`, `/hello/Jürgen`) and in the query string (`?page=2`).
+#
+# Steps 01 to 06 followed the article *A Python Web Framework*. From this step on, the tutorial
+# also draws on a second article, *Simple Python Framework from Scratch* ("the second article"
+# below), whose router we borrow here. The router now takes **patterns** such as
+# `/hello/{name}`: each pattern becomes a regular expression, and the part of the path that
+# matches `{name}` is handed to the handler. The step also:
 #
 # - parses the query string into `request.query`;
 # - answers a known path asked with the wrong method with `405 Method Not Allowed` and an
@@ -50,7 +53,9 @@ show_diff(OLD, NEW, containing="from urllib.parse import parse_qs, unquote")
 # travels **percent-encoded**: each byte of its UTF-8 form written as `%` and two hex digits.
 # `ü` is two bytes in UTF-8, so `Jürgen` becomes `J%C3%BCrgen`. The same trick lets a client
 # put a character that has a meaning in URLs, like `/` or `?`, *inside* a piece of data:
-# `%2F` is "a slash that is data, not a separator". `quote` encodes, `unquote` decodes:
+# `%2F` is "a slash that is data, not a separator". `quote` encodes, `unquote` decodes
+# (`safe=""` tells `quote` to encode `/` too; by default it leaves `/` alone, taking it for a
+# separator):
 
 # %%
 from urllib.parse import parse_qs, quote, unquote
@@ -64,7 +69,8 @@ assert unquote("J%C3%BCrgen") == "Jürgen"
 #
 # - `path`, **still percent-encoded**: the router matches the path exactly as the client sent
 #   it (the third pitfall below shows why);
-# - `query`, the query string parsed by `parse_qs`;
+# - `query`, the query string parsed by `parse_qs` (`parts.query` is `None` when the URL has
+#   no `?`, hence the `or b""`: no query string gives an empty dictionary);
 # - `path_params`, empty for now: the router fills it in when a pattern matches.
 #
 # `Response` gains extra `headers` (the `Allow` of a `405` needs one), and a body that is a
@@ -107,6 +113,16 @@ show_diff(OLD, NEW, containing='head += [f"{name}: {value}" for name, value in s
 #   dictionary. `dispatch` tries the patterns in the order the routes were added; the first
 #   that matches wins. Then it decodes the parameters, and picks the handler for the method,
 #   or the `405` handler. No pattern matches: `not_found`, the `404` of step 06.
+#
+# ```mermaid
+# flowchart TD
+#     A["request: method + path"] --> B{"a route's pattern<br/>matches the path?<br/>(tried in the order added)"}
+#     B -- no route matches --> N["not_found: 404"]
+#     B -- the first that matches --> D["decode its parameters<br/>(unquote)"]
+#     D --> M{"the route has a handler<br/>for the method?"}
+#     M -- no --> X["405, Allow: the route's methods"]
+#     M -- yes --> H["handler(request, **parameters)"]
+# ```
 
 # %%
 show_diff(OLD, NEW, containing="def compile_path(path):")
@@ -164,12 +180,29 @@ assert pattern.match("/hello/a/b") is None and pattern.match("/hello/x/extra") i
 show_diff(OLD, NEW, containing="response = await method_handler(request, **request.path_params)")
 
 # %% [markdown]
-# Last, three new handlers and their routes. Their names are the parameters' names: the
-# router calls `hello(request, name=...)`, so the `{name}` in the route and the `name` in the
-# function must agree (if they do not, Python raises a `TypeError` and the client gets a `500`).
+# Last, three new handlers and their routes. `hello` takes a second argument, `name`, named
+# like the route's `{name}`: the router calls `hello(request, name=...)`, so the two names
+# must agree.
 
 # %%
 show_diff(OLD, NEW, containing="async def hello(request, name):")
+
+# %% [markdown]
+# If they do not agree, Python refuses the call before the handler runs. A handler that
+# calls its argument `who` instead, called the way the router calls it:
+
+# %%
+async def misnamed_hello(request, who):
+    return {"hello": who}
+
+try:
+    misnamed_hello(None, name="Jürgen")
+except TypeError as error:
+    print("TypeError:", error)
+
+# %% [markdown]
+# In the server that `TypeError` is raised inside `request_callback_handler`'s `try`, so it is
+# handled like any other failing handler: a traceback in the log, a `500` for the client.
 
 # %% [markdown]
 # ## Run it
@@ -219,7 +252,8 @@ print(answer.status_code, answer.json())
 assert answer.request.path_url == "/hello/J%C3%BCrgen" and answer.json() == {"hello": "Jürgen"}
 
 # %% [markdown]
-# And `curl`, if it is installed (you type the encoded form yourself):
+# And `curl`, if it is installed. curl would encode `ü` too; here we type the encoded form,
+# as the step's README does:
 
 # %%
 import shutil
@@ -235,6 +269,18 @@ else:
     print("(curl is not installed here)")
 
 # %% [markdown]
+# What if a client does not encode, and sends the two bytes of `ü` as they are? That breaks
+# HTTP's rules, and httptools refuses the URL: the parser raises, and this step's server
+# closes the connection without a word (the traceback goes to its log). Step 08 answers such a
+# request with `400 Bad Request` instead.
+
+# %%
+ex = exchange(server.host, server.port, "GET /hello/Jürgen HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+show_exchange(ex)
+print("server log:", server.wait_for("HttpParserInvalidURLError").string)
+assert ex.received == b"" and ex.closed
+
+# %% [markdown]
 # ## The query string, on the wire
 #
 # `/echo_query` answers with `request.query`, exactly as `parse_qs` made it:
@@ -246,11 +292,19 @@ assert ex.response.body == b'{"q": ["a", "b"], "empty": [""]}'
 
 # %% [markdown]
 # The query does not take part in routing: `/hello/x?y=1` is still the route `/hello/{name}`
-# with `name` equal to `x`. And `requests` builds a query string from a list of pairs,
-# encoding as it goes (the space becomes `+`, `&` inside a value becomes `%26`):
+# with `name` equal to `x`.
 
 # %%
-print(requests.get(f"{server.url}/hello/x?y=1", timeout=3).json())
+answer = requests.get(f"{server.url}/hello/x?y=1", timeout=3)
+print("/hello/x?y=1 ->", answer.status_code, answer.json())
+assert answer.json() == {"hello": "x"}
+
+# %% [markdown]
+# `requests` builds a query string from a list of pairs, encoding as it goes (`ü` becomes
+# `%C3%BC`, the space becomes `+`, and an `&` inside a value becomes `%26`, so that it does
+# not end the value):
+
+# %%
 answer = requests.get(f"{server.url}/echo_query", params=[("city", "Zürich"), ("city", "Köln"),
                                                           ("note", "rock & roll")], timeout=3)
 print("requests sent:", answer.request.path_url)
@@ -324,8 +378,9 @@ for method, path, body in [("GET", "/hello_world", None), ("POST", "/hello_world
     answer = requests.request(method, f"{server.url}{path}", timeout=3, **options)
     print(f"{method:4} {path:12} {str(body):8} -> {answer.status_code} {answer.json()}")
 assert answer.status_code == 500 and "Traceback" not in answer.text
-server.wait_for("RuntimeError: this handler fails on purpose", since=mark)
+last_line = server.wait_for("RuntimeError: this handler fails on purpose", since=mark).string
 print("server log:", [line for line in server.log(since=mark).splitlines() if line.startswith("Handle")])
+print("traceback ends:", last_line)
 
 # %% [markdown]
 # ## Routing pitfalls
@@ -370,8 +425,8 @@ print("search:", loose.search("/api/v2/hello/x"))
 print("step:  ", pattern.match("/hello/x/extra"), pattern.search("/api/v2/hello/x"))
 
 # %% [markdown]
-# With `^...$` the pattern describes the **whole** path, whichever method you call. The
-# step's server:
+# With `^...$` the pattern describes the **whole** path, whether the router uses `match` or
+# `search`. The step's server:
 
 # %%
 answer = requests.get(f"{server.url}/hello/x/extra", timeout=3)
@@ -400,10 +455,20 @@ assert requests.get(f"{greedy_server.url}/hello/a/b", timeout=3).json() == {"hel
 
 # %% [markdown]
 # The parameter swallowed a `/`, and `.*` even matches nothing, so `/hello/` greets an empty
-# name. With more routes it gets worse: a `.*` parameter swallows whatever follows it, so
-# `/hello/{name}` would also answer a longer path meant for a route added after it (say a
-# `/hello/{name}/friends`), and that route would never be reached. `[^/]+` is one whole
-# segment, never empty, never more. The step's server:
+# name. With more routes it gets worse. Say the app adds `/hello/{name}/friends` after
+# `/hello/{name}`. The copy's `compile_path` (taken from the file as we did with the step's)
+# makes `/hello/{name}` match the friends path too, and since the first route that matches
+# wins, the friends route would never be reached:
+
+# %%
+greedy_compile_path = runpy.run_path(greedy)["compile_path"]
+swallowed = greedy_compile_path("/hello/{name}").match("/hello/bob/friends")
+print("the copy's /hello/{name}:", swallowed.groupdict())
+print("the step's /hello/{name}:", compile_path("/hello/{name}").match("/hello/bob/friends"))
+assert swallowed["name"] == "bob/friends"
+
+# %% [markdown]
+# `[^/]+` is one whole segment, never empty, never more. The step's server:
 
 # %%
 for path in ["/hello/a/b", "/hello/"]:
@@ -420,8 +485,8 @@ for path in ["/hello/a/b", "/hello/"]:
 
 # %%
 decoded_first = variant(f"{STEP}/server.py",
-                        ("        self.path = parts.path.decode(self.encoding)",
-                         "        self.path = unquote(parts.path.decode(self.encoding))"),
+                        ('        self.path = (parts.path or b"/").decode(self.encoding)',
+                         '        self.path = unquote((parts.path or b"/").decode(self.encoding))'),
                         ("request.path_params = {name: unquote(value) for name, value in match.groupdict().items()}",
                          "request.path_params = match.groupdict()"),
                         name="server_decoded_first.py")
@@ -441,11 +506,13 @@ assert requests.get(f"{decoded_server.url}/hello/a%2Fb", timeout=3).status_code 
 # that is data look the same, and nothing downstream can tell them apart.
 #
 # Decoding *twice* (the path early and the parameters again, as a half-done change would)
-# is wrong in another way: a name that really contains `%41` arrives as `%2541`, and two
-# rounds of `unquote` turn it into `A`.
+# is wrong in another way. A name that really contains the three characters `%41` is sent as
+# `%2541` (`%25` is `%` itself); one `unquote` gives the name back, a second one turns it into
+# `A`:
 
 # %%
-print(unquote("%2541"), unquote(unquote("%2541")))
+print("sent:", quote("%41"), "| decoded once:", unquote("%2541"), "| twice:", unquote(unquote("%2541")))
+assert quote("%41") == "%2541" and unquote(unquote("%2541")) == "A"
 
 # %% [markdown]
 # The step matches the raw path, then decodes each parameter exactly once:
@@ -458,7 +525,8 @@ assert answer.json() == {"hello": "a/b"}
 # %% [markdown]
 # ## Stop the servers
 #
-# The step's own log has one traceback, the one `/broken` caused on purpose.
+# The step's own log has two tracebacks: the one `/broken` caused on purpose, and the one
+# from the unencoded `ü`.
 
 # %%
 variants = [unanchored_server, greedy_server, decoded_server]
@@ -466,7 +534,7 @@ print("the variants' exit statuses:", [srv.stop() for srv in variants])
 exit_status = server.stop()
 print(server.log().splitlines()[-1], f"(exit status {exit_status})")
 assert exit_status == 0 and all(srv.returncode == 0 for srv in variants)
-assert server.log().count("Traceback") == 1
+assert server.log().count("Traceback") == 2
 
 # %% [markdown]
 # ## Try it
@@ -474,9 +542,9 @@ assert server.log().count("Traceback") == 1
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` and add a route with two parameters,
-#    `GET /add/{a}/{b}`, answering `{"sum": ...}` with the two numbers added. Start it with
-#    `python my_server.py`, and in a second terminal try
+# 1. Copy the step's server to `my_server.py` (`cp steps/07_path_params/server.py my_server.py`)
+#    and add a route with two parameters, `GET /add/{a}/{b}`, answering `{"sum": ...}` with
+#    the two numbers added. Start it with `python my_server.py`, and in a second terminal try
 #    `curl -i --max-time 3 http://127.0.0.1:8080/add/2/40`. Then try `/add/2/x`: `int("x")`
 #    raises, so the client gets a `500`. Catch the `ValueError` and return
 #    `Response(400, {"message": ...})` instead: a bad number is the client's mistake, not the

@@ -5,11 +5,14 @@
 # size, and finish their request some day. A server on a network cannot. In this step it
 # answers every request it cannot or will not handle, and closes the connection:
 #
-# - bytes that are not HTTP (a bad request line, header or chunk size, a URL the parser
-#   refuses) get `400 Bad Request`, where step 07 dropped the connection without a word;
-# - a body larger than `--max-body` (1 MiB unless told) gets `413`, decided from the
-#   request's `Content-Length` header before a byte of the body is read;
-# - header fields over 16 KiB get `431 Request Header Fields Too Large`;
+# - bytes that are not HTTP (a bad request line, header or chunk size, a URL that
+#   `parse_url` refuses) get `400 Bad Request`, where step 07 dropped the connection
+#   without a word;
+# - a body larger than `--max-body` (1 MiB, that is 1,048,576 bytes, unless told) gets
+#   `413`, decided from the request's `Content-Length` header before a byte of the body
+#   is read;
+# - header fields over 16 KiB (16 × 1,024 = 16,384 bytes) get
+#   `431 Request Header Fields Too Large`;
 # - a clock starts when the client **connects**: a client that has sent nothing after
 #   `--timeout` seconds (5 unless told) is disconnected, and one whose request is still
 #   incomplete gets `408 Request Timeout`.
@@ -64,10 +67,12 @@ show_diff(OLD, NEW, containing="Step 08: limits and timeouts")
 # of *our* `on_...` methods raised while the parser was calling it; `HttpParserInvalidURLError`
 # comes from `parse_url`; `HttpParserUpgrade` is not an error at all (more below).
 #
-# `MAX_HEADER_SIZE` is the limit for header fields: 16 KiB (Node.js has the same default).
-# And a small exception of our own, `HTTPError`: "refuse this request with this status and
-# this message". Code deep inside the parser's callbacks raises it, and one place, `refuse`,
-# turns it into a response.
+# `MAX_HEADER_SIZE` is the limit for the head of a request, its URL and header fields:
+# 16 KiB (Node.js has the same default), and `HEAD_TOO_LARGE` the message that goes with a
+# `431`. And a small exception of our
+# own, `HTTPError`: "refuse this request with this status and this message". Code deep
+# inside the parser's callbacks raises it, and one place, `refuse`, turns it into a
+# response.
 
 # %%
 show_diff(OLD, NEW, containing="class HTTPError(Exception):")
@@ -116,11 +121,15 @@ show_code(NEW, "def timeout_expired")
 #
 # An exception that escapes `data_received` is caught by asyncio, which logs
 # `Fatal error: protocol.data_received() call failed.` and closes the connection: the
-# client gets nothing. That is what step 07 did with every one of these.
+# client gets nothing. You saw that in step 05, with a body that was not JSON; step 07 did
+# the same with every one of these.
 #
 # The `_head_size` count is there because the parser calls `on_header` only for a header
 # line that is complete. A line that never ends is kept inside the parser, out of our
-# sight, so we count the bytes that arrive while the head is incomplete ourselves.
+# sight, so we count ourselves the bytes that leave a request incomplete and bring no
+# body: those are head lines, or trailer lines (a chunked body may end with header lines
+# of its own, "trailers", which the parser keeps out of sight the same way). As soon as
+# some body arrives, the head is behind us and the count starts again.
 
 # %%
 show_code(NEW, "def data_received")
@@ -134,8 +143,17 @@ show_code(NEW, "def data_received")
 show_code(NEW, "def refuse")
 
 # %% [markdown]
-# **The limits.** `on_header` adds up the size of the header fields, and it sees
-# `Content-Length`: a body announced as larger than `--max-body` is refused right there,
+# **The limits.** Each request starts its counts at zero in `on_message_begin`, which also
+# notes that a request has begun arriving (for `timeout_expired`). `on_url` and `on_header`
+# add up the size of the URL and of the header fields; `on_headers_complete`, called once
+# the blank line that ends the head has arrived, checks that total against the limit:
+
+# %%
+show_code(NEW, "def on_message_begin")
+show_code(NEW, "def on_headers_complete")
+
+# %% [markdown]
+# `on_header` also sees `Content-Length`: a body announced as larger than `--max-body` is refused right there,
 # before any of it is read. (The parser has already checked that the value is a number:
 # `int(value)` cannot fail.) A chunked body announces no size, so `on_body` counts the bytes
 # as they arrive and refuses the chunk that passes the limit.
@@ -145,6 +163,14 @@ show_code(NEW, "def on_header")
 show_code(NEW, "def on_body")
 
 # %% [markdown]
+# (So the head is counted twice over, in two ways that agree to within a few bytes: the
+# callbacks add up the URL and the header fields of a head that is complete, and
+# `data_received` every byte of a head that is not yet, the method and the line ends
+# included. A URL of 20,000 bytes gets its `431` whether it arrives all at once or in
+# pieces. Strictly, HTTP has a code of its own for a URL that is too long, `414 URI Too
+# Long`; the finished framework in `solution/` uses it.)
+
+# %% [markdown]
 # `on_message_complete` stops the clock (the whole request came in time), and its two
 # errors become `HTTPError`s: invalid JSON, as in step 05, and a URL that the parser let
 # through but `parse_url` refuses, such as `http://` alone. Raised inside a callback, each
@@ -152,6 +178,16 @@ show_code(NEW, "def on_body")
 
 # %%
 show_code(NEW, "def on_message_complete")
+
+# %% [markdown]
+# One more line, in `response_writer`. A client may send several requests in one write
+# even to a server that answers one per connection (step 09 is about such clients). The
+# parser reads them all, and each gets a handler; the first answer closes the connection.
+# The others must not be written to a connection we are closing: asyncio would drop them
+# and log `socket.send() raised exception.` for each one.
+
+# %%
+show_diff(OLD, NEW, containing="if self.transport is None or self.transport.is_closing():")
 
 # %% [markdown]
 # Two command-line options give the limits, and `main` hands them to every `Server`:
@@ -251,14 +287,15 @@ if shutil.which("curl"):
                "--data-binary", "@-", f"{server.url}/hello_world"]
     done = subprocess.run(command, input=b'{"a": "' + b"x" * 1_200_000 + b'"}', capture_output=True, timeout=10)
     shown = [line for line in done.stderr.decode().splitlines() if line.startswith(("> ", "< "))]
-    print("\n".join(shown))
+    print("\n".join(line for line in shown if not line.startswith(("> Host", "> User-Agent", "> Accept"))))
     print(done.stdout.decode())
     assert "> Expect: 100-continue" in shown and f"< HTTP/1.1 413 {HTTPStatus(413).phrase}" in shown
 else:
     print("(curl is not installed here)")
 
 # %% [markdown]
-# (`>` lines are what curl sent, `<` lines what it received: no body went out.)
+# (`>` lines are what curl sent, `<` lines what it received; we left out the `Host`,
+# `User-Agent` and `Accept` lines curl adds. No body went out.)
 #
 # **413 for a chunked body.** A chunked body says nothing of its size in advance, so the
 # server counts. Exactly one byte over the limit, in chunks of 64 KiB:
@@ -279,27 +316,33 @@ assert ex.response.status == 413
 # read it. So a client that keeps sending after a `413` may see "connection reset by peer";
 # curl usually still shows the `413`.)
 #
-# **431.** Header fields over 16 KiB: a complete head, then a header line that never ends:
+# **431.** Header fields over 16 KiB: a complete head, then a header line that never ends.
+# Both are refused at once, without waiting for the clock:
 
 # %%
 huge = request("GET", "/hello_world", headers={"X-Big": "a" * 20_000})
 endless = b"GET /hello_world HTTP/1.1\r\nX-Endless: " + b"a" * 20_000
 for name, data in (("a complete head", huge), ("an endless header line", endless)):
     ex = exchange(server.host, server.port, data)
-    print(f"{name:23} -> {ex.response.status_line} {ex.json()} after {ex.seconds * 1000:.1f} ms")
-    assert ex.response.status == 431 and ex.closed
+    print(f"{name:23} -> {ex.response.status_line} after {ex.seconds * 1000:.1f} ms")
+    assert ex.response.status == 431 and ex.closed and ex.seconds < 0.5
+print("the message:", ex.json()["message"])
 
 # %% [markdown]
-# **408, and the silent client.** Two clients at once: one sends a request without its final
-# blank line, one sends nothing. We wait up to three seconds for each:
+# **408, and the silent client.** Two clients: one sends a request without its final blank
+# line (`[:-2]` cuts the last `\r\n`), one sends nothing, and each waits up to three seconds
+# for an answer. `exchange` blocks until its connection ends, so we run the two in two
+# threads (a `ThreadPoolExecutor` from the standard library: `submit` starts a call in a
+# thread, `result()` waits for its return value) to wait one second instead of two:
 
 # %%
 from concurrent.futures import ThreadPoolExecutor
 
 incomplete = request("GET", "/hello_world")[:-2]
 with ThreadPoolExecutor(2) as pool:
-    partial, silent = pool.map(lambda data: exchange(server.host, server.port, *data, timeout=3),
-                               [(incomplete,), ()])
+    partial = pool.submit(exchange, server.host, server.port, incomplete, timeout=3)
+    silent = pool.submit(exchange, server.host, server.port, timeout=3)  # sends no bytes
+    partial, silent = partial.result(), silent.result()
 show_exchange(partial)
 print(f"after {partial.seconds:.2f} s\n")
 show_exchange(silent)
@@ -311,7 +354,8 @@ assert silent.received == b"" and silent.closed and 0.8 < silent.seconds < 3
 # Both ended one second after they connected: one with a `408`, the other with no answer,
 # since it never asked anything.
 #
-# Through all this, the server kept serving, and its log holds no error:
+# Through all this, the server kept serving. Its whole log holds no error, and a single
+# `Handle:` line, for this last request: none of the refused ones reached a handler.
 
 # %%
 ex = exchange(server.host, server.port, request("GET", "/hello_world"))
@@ -348,24 +392,28 @@ late_timer = variant(f"{STEP}/server.py", (
         if self._timer is not None:  # a client that sent nothing has no clock
             self._timer.cancel()"""), (
     """    def data_received(self, data):
-        try:""",
+        body_before = self._body_size""",
     """    def data_received(self, data):
         # The article: every read restarts the clock.
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(self.timeout, self.timeout_expired)
-        try:"""),
+        body_before = self._body_size"""),
     name="server_late_timer.py")
 show_diff(f"{STEP}/server.py", late_timer)
 
 # %% [markdown]
-# To see how many connections a server holds, we count its sockets. On Linux a process's
-# open files, sockets included, are listed in the folder `/proc/<pid>/fd`. Elsewhere we ask
-# our own sockets instead: the ones on which we read "end of stream" were closed by the server.
+# To see how many connections a server holds, we count its sockets. The operating system
+# gives each file or socket a process has open a small number, a **file descriptor** (fd),
+# and it lets a process hold only so many at once. On Linux the folder `/proc/<pid>/fd`
+# lists a process's file descriptors, one entry each, and says which ones are sockets.
+# Elsewhere we ask our own sockets instead: the ones on which we read "end of stream" were
+# closed by the server.
 
 # %%
 import os
 import select
+import socket
 from pathlib import Path
 
 
@@ -391,12 +439,10 @@ def still_open(socks):
 # clients each that connect and say nothing. The clients are opened 50 at a time, and after
 # each 50 a normal client asks for `/hello_world`: it is served at once by both servers,
 # since a silent connection costs an asyncio server almost nothing while it waits (a socket
-# and a small object; no thread, no work). (Opening them in
-# batches also keeps the operating system happy: it queues only so many connections that the
-# server has not yet accepted.)
+# and a small object; no thread, no work). (Opening them in batches also keeps the operating
+# system happy: it queues only so many connections that the server has not yet accepted.)
 
 # %%
-import socket
 import time
 
 late_server = ServerProcess(late_timer, "--timeout", "1").start()
@@ -414,12 +460,19 @@ for batch in range(4):
 connected = time.monotonic()
 for name in servers:
     print(f"{name}: {len(crowds[name])} silent clients; a normal client waited at most "
-          f"{max(waits[name]) * 1000:.1f} ms")
+          f"{max(waits[name]) * 1000:.0f} ms")
     assert max(waits[name]) < 1
 
 # %% [markdown]
+# Milliseconds either way are noise here (a process that has just started answers its
+# first requests a little slower): both are far below the one-second clock, so the silent
+# crowd did not hold up the normal clients of either server.
+
+# %% [markdown]
 # Now we watch for two seconds how many of them each server still has open (its sockets,
-# minus the ones it had before the crowd came):
+# minus the ones it had before the crowd came). The clock counts from the moment the last
+# batch connected; the first batch came a few milliseconds earlier, and leaves a little
+# earlier too:
 
 # %%
 samples = {name: [] for name in servers}
@@ -444,7 +497,7 @@ for (name, counts), color in zip(samples.items(), ["#e65100", "#1e88e5"]):
     ax.step(times, counts, where="post", label=name, color=color, linewidth=2)
 ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
 ax.text(1.02, 40, "--timeout 1", color="grey")
-ax.set_xlabel("seconds after the 200 silent clients connected")
+ax.set_xlabel("seconds after the last silent client connected")
 ax.set_ylabel("connections open")
 ax.set_ylim(-10, 220)
 ax.legend(loc="center right")
@@ -453,9 +506,7 @@ plt.show()
 
 # %% [markdown]
 # The step's server let each silent client go one second after it came. The article's kept
-# all 200, and would keep them until the clients leave: every one holds a file descriptor
-# (a process may only have so many, often 1,024) and some memory. A few thousand such
-# clients, which cost an attacker almost nothing, and the server can accept no one else.
+# all 200, and would keep them until the clients leave. We check that, and let the crowd go:
 
 # %%
 assert samples["the article's clock"][-1] == 200
@@ -465,10 +516,29 @@ for name in servers:
         sock.close()
 
 # %% [markdown]
+# Why does it matter? Every silent client holds a file descriptor of the server and some
+# memory, and a process may only hold so many file descriptors: often 1,024 on Linux and
+# 256 on macOS (the servers inherit the limit of the process that starts them, here this
+# notebook's):
+
+# %%
+try:
+    import resource  # Unix only
+    print(f"on this machine: {resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,} file descriptors per process")
+except ImportError:
+    print("(no resource module here: Windows counts its limits differently)")
+
+# %% [markdown]
+# When they are used up, the server can accept no one else: its `accept` fails with
+# "Too many open files". Reaching that takes silent clients by the thousand, which cost an
+# attacker almost nothing: a connection that sends nothing needs no bandwidth.
+
+# %% [markdown]
 # The article's own fix, a clock set when the connection starts, would still be restarted at
 # every read, as it is in our copy. So a client that sends a byte now and then is never timed
-# out either. One client that sends a valid request one byte every 0.3 seconds, to each
-# server:
+# out either. To show it, a client that sends a valid request one byte at a time: it sends
+# a byte, waits up to 0.3 s for an answer, sends the next, and so on, and gives up after
+# two seconds:
 
 # %%
 def trickle(srv, data, every=0.3, seconds=2.0):
@@ -491,7 +561,12 @@ def trickle(srv, data, every=0.3, seconds=2.0):
     return b"", time.monotonic() - started
 
 
+# %% [markdown]
+# One such client for each server, both at once:
+
+# %%
 slow_request = request("GET", "/hello_world", headers={"X-Slow": "a" * 100})
+print(f"the request: {len(slow_request)} bytes, {len(slow_request) * 0.3:.0f} s to send at this pace")
 with ThreadPoolExecutor(2) as pool:
     results = dict(zip(servers, pool.map(lambda srv: trickle(srv, slow_request), servers.values())))
 for name, (answer, seconds) in results.items():
@@ -501,9 +576,9 @@ assert results["the article's clock"][0] == b""
 assert results["the step's clock"][0].startswith(b"HTTP/1.1 408") or results["the step's clock"][0] == b"(connection reset)"
 
 # %% [markdown]
-# After two seconds the article's server was still waiting for that request, which takes
-# 40 seconds to send at this pace, and would wait for one that takes a year. The step's
-# gave up one second after the client connected, with a `408`.
+# After two seconds the article's server was still waiting for that request, and it would
+# wait just as patiently for one that takes a year. The step's gave up one second after the
+# client connected, with a `408`.
 #
 # The fix is the one deadline per connection: set in `connection_made`, never moved by data,
 # called off only when the request is complete or the connection ends. (Real servers have
@@ -515,7 +590,8 @@ assert results["the step's clock"][0].startswith(b"HTTP/1.1 408") or results["th
 # The article reads with asyncio **streams**, `data = await reader.read(1024)` in a loop,
 # and worries that the loop "eats the CPU" because `read` would return `b""` when there is
 # nothing to read. That is not quite how `read` behaves, and the difference matters. A
-# stream server in this kernel, and a client that connects to it:
+# stream server right here in the notebook (top-level `await` works in a notebook, as in
+# step 02), and a client that connects to it:
 
 # %%
 import asyncio
@@ -544,16 +620,20 @@ print("read while the client is silent:", "still waiting after 0.1 s" if data is
 assert data is None
 
 # %% [markdown]
-# Once the client has closed its end, `read` returns `b""`, "end of stream", and from then on
-# it returns `b""` at once, at every call. A loop that only stops when the request is
-# complete (here it never will be) goes round without ever waiting. We let it run for 0.1 s,
-# and a ticker task meanwhile tries to note the time every 10 ms:
+# Once the client has closed its end, `read` returns `b""`, "end of stream":
 
 # %%
 client_writer.close()
 await client_writer.wait_closed()
 print("the first read after the client closed:", await asyncio.wait_for(reader.read(1024), timeout=2))
 
+# %% [markdown]
+# And from then on it returns `b""` at once, at every call. A loop that only stops when the
+# request is complete (here it never will be) goes round without ever waiting. We let it
+# run for 0.1 s, and meanwhile a ticker task, standing in for the server's other clients,
+# tries to note the time every 10 ms:
+
+# %%
 ticks = []
 
 
@@ -614,10 +694,13 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 # (`source .venv/bin/activate`):
 #
 # 1. Copy the step's server to `my_server.py` and make the header limit an option,
-#    `--max-header` (16 KiB unless told), like `--max-body`. Start it with
+#    `--max-header` (16 KiB unless told), like `--max-body`: `Server` gets it as an
+#    argument, and both checks that use `MAX_HEADER_SIZE` (in `data_received` and in
+#    `on_headers_complete`) use it instead, with a message that names it. Start it with
 #    `python my_server.py --max-header 100` and, in a second terminal, try
-#    `curl -i -H "X-Long: $(printf 'a%.0s' $(seq 200))" http://127.0.0.1:8080/hello_world`:
-#    a `431`.
+#    `curl -i --max-time 3 -H "X-Long: $(python -c "print('a' * 200)")" http://127.0.0.1:8080/hello_world`:
+#    a `431`. Without the header, `curl -i --max-time 3 http://127.0.0.1:8080/hello_world`
+#    still gets its `200` (curl's own headers are well under 100 bytes).
 # 2. Check that your copy keeps every promise of this step (all the tests should pass: they
 #    use the default limit):
 #

@@ -51,20 +51,42 @@ show_diff(OLD, NEW, containing="Step 10: the App, the framework's face; and a gr
 # %% [markdown]
 # ## The App and its decorators
 #
-# The largest hunk. Read its first half now: `class App` and the new `hello_world_app`; the
-# second half of `App`, `serve`, is the shutdown, further down.
+# The largest hunk. Read `route`, `get`, `post` and the new `hello_world_app` now; `run` and
+# `serve` are the shutdown, further down.
 #
-# A **decorator** is a function that receives the function defined below it. Writing
-# `@app.get("/hello/{name}")` above `async def hello` does the same as
-# `hello = app.get("/hello/{name}")(hello)` after it.
+# A **decorator** is a function that receives the function defined below it, and whatever it
+# returns takes that function's name. Writing `@app.get("/hello/{name}")` above
+# `async def hello` does the same as `hello = app.get("/hello/{name}")(hello)` after it.
 #
-# So `app.get(path)` returns `register`, a function that takes the handler, adds it to the
-# router for that path and method, and gives it back unchanged. `app.route(path, methods=[...])`
-# is the general form; `get` and `post` are short for one method each. `hello_world_app`
-# declares every route of step 09 this way, plus two new ones, `/headers` and `/teapot`.
-# Two small changes ride along: the handlers no longer log `request.body` (it is raw bytes
-# now, decoded only when a handler asks), and `/sleep/{ms}` refuses a bad `ms` with
-# `raise HTTPError(400, ...)` instead of returning a `Response`.
+# Note the two pairs of parentheses: there are **two calls**. First `app.get(path)` runs. It
+# is short for `app.route(path, methods=["GET"])`, which does not register anything yet: it
+# defines and returns a small function, `register`. Then Python calls `register(hello)`.
+# `register` was defined inside `route`, so it still sees `path` and `methods` after `route`
+# has returned (a *closure*). It adds the handler to the router, then hands it back
+# unchanged, so `hello` is still the function we wrote:
+#
+# ```mermaid
+# sequenceDiagram
+#     participant M as the module, as Python imports it
+#     participant A as app
+#     participant R as app.router
+#     M->>A: app.get("/hello/{name}")
+#     A->>A: route("/hello/{name}", methods=["GET"])
+#     A-->>M: register (it remembers the path and the methods)
+#     M->>M: define async def hello(...)
+#     M->>A: register(hello)
+#     A->>R: add_route("/hello/{name}", {"GET": hello})
+#     A-->>M: hello, unchanged
+# ```
+#
+# `app.route(path, methods=[...])` is the general form; `get` and `post` are short for one
+# method each. `hello_world_app` declares every route of step 09 this way, plus two new ones,
+# `/headers` and `/teapot`. Three small changes ride along: the handlers no longer log
+# `request.body` (it is raw bytes now, decoded only when a handler asks); `process_request`
+# decodes it itself with `request.json()` (so a `POST` with no body at all now gets
+# "The request body is not valid JSON" rather than "Send a JSON object", still a `400`); and
+# `/sleep/{ms}` refuses a bad `ms` with `raise HTTPError(400, ...)` instead of returning a
+# `Response`.
 
 # %%
 show_diff(OLD, NEW, containing="class App:")
@@ -72,7 +94,9 @@ show_diff(OLD, NEW, containing="class App:")
 # %% [markdown]
 # The end of the file: `main` is gone. Its job moved into `App.run` and `App.serve`, and the
 # module now makes the `app` and fills it at import time, the way a Flask or FastAPI module
-# does. (Step 11 hands such an `app` to another server.)
+# does. (Step 11 hands such an `app` to another server.) The `except KeyboardInterrupt`
+# around `asyncio.run` goes too: from now on the server handles Ctrl-C itself, as part of the
+# graceful shutdown (further down).
 
 # %%
 show_diff(OLD, NEW, containing="async def main(host, port, timeout, max_body):")
@@ -98,30 +122,52 @@ show_diff(OLD, NEW, containing="has a handler already")
 import importlib.util
 
 STEP = "../steps/10_app"
+# The step folder is not a package, so we import the file by its path, as the module `step`.
 spec = importlib.util.spec_from_file_location("step10_server", f"{STEP}/server.py")
 step = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(step)
 
+# router.routes: path -> (its compiled pattern, {method: handler})
 for path, (pattern, handlers) in step.app.router.routes.items():
     print(f"{path:15} {pattern.pattern:32} {', '.join(f'{m}: {h.__name__}' for m, h in handlers.items())}")
 assert set(step.app.router.routes["/hello_world"][1]) == {"GET", "POST"}
 
 # %% [markdown]
-# A fresh `App` of our own. The decorator hands the function back untouched, so `item` is
-# still an ordinary coroutine function that we can call ourselves, with a `Request` built by
-# hand and the path parameter as a keyword argument, exactly as the server would:
+# A fresh `App` of our own, and a decorator taken apart: the two calls that `@` makes,
+# one at a time.
 
 # %%
 mine = step.App()
 
 
+async def ping(request):
+    return {"pong": True}
+
+
+register = mine.get("/ping")  # first call: nothing registered yet, we get `register`
+print("mine.get('/ping') returned", register.__qualname__, "(made inside App.route)")
+print("routes so far:", list(mine.router.routes))
+returned = register(ping)  # second call: the handler goes into the router
+print("register(ping) registered", {m: h.__name__ for m, h in mine.router.routes["/ping"][1].items()},
+      "and returned ping itself:", returned is ping)
+assert returned is ping and mine.router.routes["/ping"][1] == {"GET": ping}
+
+# %% [markdown]
+# The same with `@`, for a route with two methods. The decorator hands the function back
+# untouched, so `item` is still an ordinary coroutine function that we can call ourselves,
+# with a `Request` built by hand and the path parameter as a keyword argument, exactly as the
+# server would:
+
+# %%
 @mine.route("/items/{item_id}", methods=["GET", "PUT"])
 async def item(request, item_id):
     return {"item": item_id, "method": request.method}
 
 
-print(mine.router.routes["/items/{item_id}"][1])
+handlers = mine.router.routes["/items/{item_id}"][1]
+print({method: handler.__name__ for method, handler in handlers.items()})
 print(await item(step.Request("PUT", "/items/7"), item_id="7"))
+assert handlers == {"GET": item, "PUT": item}
 
 # %% [markdown]
 # And the mistake `add_route` refuses, a second `GET` for the same path:
@@ -164,8 +210,8 @@ show_diff(OLD, NEW, containing="headers=self._headers,")
 # list-valued fields; a plain `dict` would keep only the last one.
 #
 # At the end of the hunk, the `Request` keeps them as `request.headers`, and its body stays
-# bytes. At its start, `HTTPError`'s docstring says that handlers raise it now (below), and
-# `HTTPError` checks its status at once: `HTTPError(499, ...)` fails where it is raised.
+# bytes. At its start, `HTTPError`'s docstring says that handlers raise it now, and its
+# `__init__` gets two guards, explained with `HTTPError` below.
 
 # %%
 show_diff(OLD, NEW, containing="class Headers(dict):")
@@ -187,8 +233,10 @@ assert by_hand.headers["accept"] == "text/html, application/json"
 # `request.json()` decodes the body when the handler asks. If it is not JSON, it raises
 # `HTTPError(400, ...)`. The same hunk moves the reason-phrase lookup into
 # `Response.__init__`: `HTTPStatus(499)` raises `ValueError` because HTTP defines no 499, and
-# it now does so inside the handler that made the `Response`, where it becomes a `500`.
-# Looked up later, while writing, it would fail outside that safety net.
+# it now does so inside the handler that made the `Response`, where it becomes a `500` (since
+# step 04, the errors of a handler are caught). Looked up later, while the answer is
+# written, it would fail outside that safety net, and the client would get no answer at all
+# (a pitfall below shows that live).
 
 # %%
 show_diff(OLD, NEW, containing="def json(self):")
@@ -219,13 +267,55 @@ except ValueError as error:
     print("ValueError:", error)
 
 # %% [markdown]
+# The two guards in `HTTPError.__init__` (in the `Headers` hunk above) exist for the same
+# reason. The new `except HTTPError` clause builds `Response(error.status_code,
+# {"message": error.message})`, and whatever fails *there*, inside an `except` clause, is
+# caught by nothing in `request_callback_handler`. So `HTTPError` checks its status when the
+# handler raises it, in the handler, where a mistake becomes a plain `500`; and it turns its
+# message into a `str`, which JSON can always encode (a handler may well pass a number or an
+# exception):
+
+# %%
+try:
+    step.HTTPError(499, "?")
+except ValueError as error:
+    print("HTTPError(499, ...) -> ValueError:", error)
+print(repr(step.HTTPError(404, 42).message), repr(step.HTTPError(400, ValueError("not a number")).message))
+assert step.HTTPError(404, 42).message == "42"
+
+# %% [markdown]
 # ## The graceful shutdown
 #
-# Each connection's `Server` now knows the set of all open connections, whether the server is
-# stopping, and has a future, `closed`, that is done once its connection has closed:
+# Until now, stopping the server meant stopping the process: whatever a connection was doing
+# was lost (we will see it happen to step 09 below). To stop *gracefully*, the server must
+# find every open connection, tell each one to finish, and wait until they have. So each
+# connection's `Server` gets three new attributes:
+#
+# - `connections`: one set shared by all connections (`App.serve` makes it), holding the
+#   `Server` of every open connection;
+# - `stopping`: set when the server shuts down;
+# - `closed`: an asyncio **future**, done once this connection has closed.
 
 # %%
 show_diff(OLD, NEW, containing="self.connections = connections  # every open connection's Server, for the shutdown")
+
+# %% [markdown]
+# A **future** is a box for a result that is not there yet. Code can `await` it and is woken
+# when someone calls `set_result(...)` on it; the result here is just `None`, what counts is
+# *that* the connection closed. `asyncio.wait([...], timeout=...)` waits for many futures at
+# once, but not longer than the timeout, and says which are done and which are still pending.
+# That is how the server will wait for its connections; in miniature, with two futures, one
+# set after 0.1 s and one never:
+
+# %%
+import asyncio
+
+loop = asyncio.get_running_loop()
+quick, stuck = loop.create_future(), loop.create_future()
+loop.call_later(0.1, quick.set_result, None)  # this "connection" closes after 0.1 s
+done, pending = await asyncio.wait([quick, stuck], timeout=0.3)  # that one never does
+print(f"after 0.3 s: {len(done)} done (quick: {quick.done()}), {len(pending)} pending (stuck: {stuck.done()})")
+assert done == {quick} and pending == {stuck}
 
 # %% [markdown]
 # A connection joins the set when it opens...
@@ -235,17 +325,20 @@ show_diff(OLD, NEW, containing="self.connections.add(self)")
 
 # %% [markdown]
 # ...and leaves it when it closes, completing its `closed` future. The new `shutdown` method
-# is what the server calls on each connection when it stops: a connection that owes no
-# answer (no task answering) is closed at once, even if half a request has arrived, since a
-# client that has not finished sending would otherwise hold up the stop; a busy one is
-# marked `stopping` and closes after its current answer.
+# is what the server calls on each connection when it stops. A connection that owes no
+# answer (`_worker`, step 09's task that answers the requests, is `None`) is closed at once,
+# even if half a request has arrived, since a client that has not finished sending would
+# otherwise hold up the stop. A busy one is marked `stopping` and closes after its current
+# answer.
 
 # %%
 show_diff(OLD, NEW, containing="def shutdown(self):")
 
 # %% [markdown]
 # That answer says so: while stopping, `response_writer` treats every request as the last one
-# on its connection, so it sends `Connection: close` and then closes.
+# on its connection, so it sends `Connection: close` and then closes. (A request the client
+# had pipelined behind it is dropped unanswered; `Connection: close` tells the client that
+# nothing more will come on this connection.)
 
 # %%
 show_diff(OLD, NEW, containing="and not self.stopping")
@@ -259,20 +352,7 @@ from harness.show import show_code
 show_code(f"{STEP}/server.py", "async def serve(self")
 
 # %% [markdown]
-# In order:
-#
-# 1. `loop.add_signal_handler` asks the event loop to call `stop.set` when SIGINT (Ctrl-C) or
-#    SIGTERM (what `kill`, systemd and Docker send) arrives. The handler runs inside the loop,
-#    between two callbacks, so it can safely touch asyncio objects. Windows has no
-#    `add_signal_handler` (`NotImplementedError`); there a plain `signal.signal` handler
-#    passes the news to the loop with `call_soon_threadsafe`.
-# 2. `await stop.wait()`: the server serves until a signal comes.
-# 3. `server.close()` closes the listening socket: new connections are refused from now on.
-# 4. `shutdown()` on every connection: idle ones close now, busy ones after their answer.
-# 5. Wait until every connection has closed, but at most `timeout` seconds (`--timeout`,
-#    5 by default), so a handler that never ends cannot keep the server alive for ever.
-# 6. `abort()` whatever is still open, print `Server stopped`, and return: `asyncio.run`
-#    ends and the process exits with status 0.
+# The whole sequence first, for a server with one idle connection and one busy one:
 #
 # ```mermaid
 # sequenceDiagram
@@ -280,17 +360,37 @@ show_code(f"{STEP}/server.py", "async def serve(self")
 #     participant A as App.serve
 #     participant I as idle connection
 #     participant B as busy connection
-#     K->>A: SIGTERM or SIGINT
+#     K->>A: SIGTERM or SIGINT: stop.set()
 #     A->>A: server.close(): refuse new connections
-#     A->>I: shutdown(): nothing to do, close now
+#     A->>I: shutdown(): it owes no answer, so it closes now
+#     I-->>A: closed (its future is done)
 #     A->>B: shutdown(): stopping = True
-#     B->>B: the handler finishes: 200, Connection: close, close
-#     A->>A: every connection closed (or --timeout passed): "Server stopped", exit 0
+#     Note over A: asyncio.wait for every closed future, at most --timeout seconds
+#     B->>B: the handler finishes: 200 with Connection: close, then close
+#     B-->>A: closed (its future is done)
+#     A->>A: abort() what is left (nothing here), print "Server stopped", return
 # ```
 #
-# Step 09's `main` relied on `KeyboardInterrupt` instead: Ctrl-C stopped the loop wherever
-# it was, and every request in progress was lost; SIGTERM killed it outright, without even
-# `Server stopped`.
+# Then line by line:
+#
+# 1. `stop` is an `asyncio.Event`, as in step 02. `loop.add_signal_handler` asks the event
+#    loop to call `stop.set` when SIGINT (Ctrl-C) or SIGTERM (what `kill`, systemd and
+#    Docker send) arrives. The handler runs inside the loop, between two callbacks, so it can
+#    safely touch asyncio objects. It also replaces Python's own SIGINT handler, the one that
+#    raised `KeyboardInterrupt`: Ctrl-C no longer interrupts whatever code was running.
+#    Windows has no `add_signal_handler` (`NotImplementedError`); there a plain
+#    `signal.signal` handler passes the news to the loop with `call_soon_threadsafe`.
+# 2. `await stop.wait()`: the server serves until a signal comes.
+# 3. `server.close()` closes the listening socket: new connections are refused from now on.
+#    The connections already open are not touched by it; the next lines deal with them.
+# 4. `shutdown()` on every connection: idle ones close now, busy ones after their answer.
+# 5. Wait until every connection's `closed` future is done, but at most `timeout` seconds
+#    (`--timeout`, 5 by default), so a handler that never ends cannot keep the server alive
+#    for ever. (A second Ctrl-C does not hurry it: `stop` is set already.)
+# 6. `abort()` whatever is still open: unlike `close()`, it does not wait to send what is
+#    still buffered, it cuts the connection now. Then print `Server stopped` and return:
+#    `asyncio.run` cancels the tasks still running (a handler cut off mid-sleep), and the
+#    process exits with status 0.
 
 # %% [markdown]
 # ## Run it
@@ -390,14 +490,14 @@ def parse_headers_by_hand(head):
 
 
 by_colons = parse_headers_by_hand(captured[0])
-print(by_colons)
+print({name: by_colons[name] for name in ("host", "x-clock", "accept")})
 assert by_colons["host"] == "localhost" and by_colons["x-clock"] == "12"
 
 # %% [markdown]
-# The port is gone (`localhost`), and the clock says `12`. Nothing failed: the damage is
-# silent, and surfaces far away, when something builds a URL from `Host` and drops the
-# port. Written the "obvious" way, unpacking into exactly two names, the same idea crashes
-# instead:
+# The port is gone (`localhost`), and the clock says `12`, while a value without a colon
+# (`accept`) comes through fine. Nothing failed: the damage is silent, and surfaces far
+# away, when something builds a URL from `Host` and drops the port. Written the "obvious"
+# way, unpacking into exactly two names, the same idea crashes instead:
 
 # %%
 try:
@@ -432,7 +532,7 @@ HttpRequestParser(ShowHeaders()).feed_data(captured[0])
 
 # %%
 seen = requests.get(f"http://localhost:{server.port}/headers", headers={"X-Clock": "12:34:56"}, timeout=3).json()
-print(seen)
+print({name: seen[name] for name in ("host", "x-clock", "accept")})
 assert seen["host"] == f"localhost:{server.port}" and seen["x-clock"] == "12:34:56"
 
 # %% [markdown]
@@ -560,28 +660,61 @@ print(len(HTTPStatus), "codes, for example:",
       ", ".join(f"{code} {HTTPStatus(code).phrase}" for code in (405, 418, 429, 431)))
 
 # %% [markdown]
-# And a code that HTTP does not define fails in `Response(...)`, inside the handler, where
-# the step's `request_callback_handler` catches it and answers `500`, as we saw with
-# `Response(499)` above.
+# And a code that HTTP does not define fails in `Response(...)`, inside the handler (we saw
+# `Response(499)` raise `ValueError` above), where the step's `request_callback_handler`
+# catches it and answers `500`.
 #
 # ## A graceful shutdown, live
 #
-# Two connections to the step's server: one kept alive and idle, and one whose request,
-# `GET /sleep/500`, takes half a second. A tenth of a second after sending it (time for the
-# request to reach the server), we send the server SIGTERM, as `kill` would:
+# First, what stopping did before this step. Step 09's server, a request `GET /sleep/500`
+# (half a second) in flight, and SIGTERM a tenth of a second into it, as `kill` would send it
+# (`os.kill` sends a signal to a process, by its id):
 
 # %%
 import os
 import signal
 import time
 
+stop_with = signal.SIGTERM  # or signal.SIGINT, what Ctrl-C sends
+
+old_server = ServerProcess("../steps/09_keep_alive/server.py").start()
+old_busy = Connection(old_server.host, old_server.port, timeout=5)
+old_busy.send(request("GET", "/sleep/500"))
+time.sleep(0.1)  # the request has reached the server; its handler is asleep
+os.kill(old_server.pid, stop_with)
+old_busy.wait_closed(timeout=3)
+old_server.process.wait(timeout=5)
+old_server.stop()  # it has exited already: this only collects its output
+print("bytes received for GET /sleep/500:", old_busy.exchange.received)
+print("exit status:", old_server.returncode)
+print("'Server stopped' in its log:", "Server stopped" in old_server.log())
+old_busy.sock.close()
+assert old_busy.exchange.received == b""
+assert old_server.returncode == (-signal.SIGTERM if stop_with == signal.SIGTERM else 0)
+
+# %% [markdown]
+# Nothing at all. SIGTERM's default action is to end the process on the spot (a negative
+# exit status is how Python reports a process killed by a signal: -15, SIGTERM). The handler
+# died mid-sleep, the connection closed with the process, and the client cannot even tell
+# whether its request was carried out. SIGTERM is what `kill`, systemd and Docker send to
+# stop a service, so every restart of a step 09 server would cut the requests in flight.
+# Ctrl-C (SIGINT) was not much better: the `KeyboardInterrupt` let step 09 print
+# `Server stopped` and exit with 0, but the request in flight was lost the same way (set
+# `stop_with = signal.SIGINT` above and run the cell again).
+#
+# Now step 10, with two connections: one kept alive and idle, and one with the same
+# `GET /sleep/500` in flight:
+
+# %%
 idle = Connection(server.host, server.port, timeout=5)
 idle.ask(request("GET", "/hello_world"))  # answered; the connection stays open, idle
 busy = Connection(server.host, server.port, timeout=5)
 busy.send(request("GET", "/sleep/500"))
-time.sleep(0.1)
+time.sleep(0.1)  # the request has reached the server; its handler is asleep
 started = time.monotonic()
 os.kill(server.pid, signal.SIGTERM)
+
+# What each client sees, and when:
 
 idle_closed = idle.wait_closed(timeout=2)
 idle_after = time.monotonic() - started
@@ -626,14 +759,42 @@ assert exit_status == 0 and server.log().splitlines()[-1] == "Server stopped"
 assert "Traceback" not in server.log()
 
 # %% [markdown]
+# The wait has a limit (step 5 of `serve`): whoever sent SIGTERM will not wait for ever either
+# (`docker stop`, for one, sends SIGKILL 10 seconds later). A server started with
+# `--timeout 0.3` (the same option that gives a client that long to send its request) and a
+# `GET /sleep/1000` in flight:
+
+# %%
+impatient = ServerProcess(f"{STEP}/server.py", "--timeout", "0.3").start()
+slow = Connection(impatient.host, impatient.port, timeout=5)
+slow.send(request("GET", "/sleep/1000"))
+time.sleep(0.1)  # the handler is asleep, for 0.9 s more
+started = time.monotonic()
+os.kill(impatient.pid, signal.SIGTERM)
+slow.wait_closed(timeout=3)
+cut_after = time.monotonic() - started
+impatient.process.wait(timeout=5)  # it ends by itself; stop() would send it a Ctrl-C
+impatient.stop()  # it has exited already: this only collects its output
+print(f"the connection is closed {cut_after:.1f} s after SIGTERM; bytes received: {slow.exchange.received}")
+print("exit status:", impatient.returncode, "| the log's last line:", impatient.log().splitlines()[-1])
+slow.sock.close()
+assert slow.exchange.received == b"" and 0.2 < cut_after < 2
+assert impatient.returncode == 0 and impatient.log().splitlines()[-1] == "Server stopped"
+
+# %% [markdown]
+# This request got no answer: after 0.3 s, `abort()` cut its connection and `asyncio.run`
+# cancelled the sleeping handler. But the server did not hang, and it still stopped cleanly,
+# with `Server stopped` and status 0.
+#
 # ## Stop the servers
 #
-# The step's server stopped itself above. What is left is the `json.dumps` copy; the
-# reason-table copy was stopped while we read its log.
+# The step's servers (and step 09's) stopped themselves above. What is left is the
+# `json.dumps` copy; the reason-table copy was stopped while we read its log.
 
 # %%
 print("json.dumps copy: exit status", dumps_server.stop())
 assert dumps_server.returncode == 0 and table_server.returncode == 0
+assert not any(process.running for process in (server, old_server, impatient))
 
 # %% [markdown]
 # ## Try it
@@ -645,8 +806,9 @@ assert dumps_server.returncode == 0 and table_server.returncode == 0
 #    for example `GET /whoami`, answering `{"user_agent": ...}` from
 #    `request.headers.get("User-Agent")`, and raising `HTTPError(400, ...)` when there is no
 #    such header. Start it with `python my_server.py`, then try
-#    `curl -i http://127.0.0.1:8080/whoami` and `curl -i -H "User-Agent:" http://127.0.0.1:8080/whoami`
-#    (an empty `-H "Name:"` makes curl leave that header out).
+#    `curl -i --max-time 5 http://127.0.0.1:8080/whoami` and
+#    `curl -i --max-time 5 -H "User-Agent:" http://127.0.0.1:8080/whoami` (an empty
+#    `-H "Name:"` makes curl leave that header out). Stop it with Ctrl-C: `Server stopped`.
 # 2. Run the step's tests against your copy:
 #
 #    ```
@@ -656,9 +818,9 @@ assert dumps_server.returncode == 0 and table_server.returncode == 0
 #    They test the step's routes, not yours, so they all pass as long as you only added.
 # 3. Now break the shutdown on purpose: in `App.serve`, delete the lines that call
 #    `shutdown()` on each connection and wait for them, so that every connection is
-#    aborted at once. Run the tests again: the two graceful-shutdown tests (SIGTERM and
-#    SIGINT) fail with "the GET /sleep/500 in flight when SIGTERM came got no answer", and
-#    show the bytes that did come back.
+#    aborted at once. Run the tests again: the two graceful-shutdown tests fail, with "the
+#    GET /sleep/500 in flight when SIGTERM came got no answer" (and the same for SIGINT), and
+#    show the bytes that did come back: only the answer to the request before it.
 #
 # ## Where next
 #

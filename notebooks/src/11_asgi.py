@@ -5,12 +5,19 @@
 # **uvicorn** can run an application in several processes, and they have been tested by far
 # more clients than ours. To use one, the App must speak the language those servers speak:
 # **ASGI**. In this step the `App` learns it. It gets one new method,
-# `async def __call__(self, scope, receive, send)`, and the same file now runs two ways:
+# `async def __call__(self, scope, receive, send)` (`__call__` is what makes an object
+# callable: `app(scope, receive, send)` runs it), and the same file now runs two ways, from
+# the repository's root:
 #
 # ```
-# python steps/11_asgi/server.py                    # our own server, as in step 10
-# cd steps/11_asgi && python -m uvicorn server:app --workers 2   # uvicorn, two processes
+# python steps/11_asgi/server.py                                                # our own server
+# python -m uvicorn server:app --app-dir steps/11_asgi --workers 2 --port 8080  # uvicorn
 # ```
+#
+# `server:app` tells uvicorn what to run: the object `app` in the module `server`, that is
+# the file `server.py`, found in the folder `--app-dir` names. uvicorn *imports* that file,
+# so its `if __name__ == "__main__":` block, the one that starts our own server, does not
+# run. Without `--port`, uvicorn listens on port 8000, not 8080.
 #
 # Both give the same answers to the same requests. Where we are (the highlighted box is new):
 #
@@ -21,6 +28,55 @@
 #     O --> R[router + handlers]
 #     U -- "app(scope, receive, send)" --> A["App.__call__"] --> R
 #     style A fill:#ffd54f,stroke:#e65100,stroke-width:3px
+# ```
+
+# %% [markdown]
+# ## ASGI in plain words
+#
+# ASGI (Asynchronous Server Gateway Interface) is an agreement between two programs. The
+# **server** deals with the network: it accepts connections and reads and writes HTTP. The
+# **application** decides what to answer. The application is one `async` function (or an
+# object with an `async def __call__`, like our `App`), and for each request the server calls
+# it with three things:
+#
+# - **`scope`**: a dictionary that describes the request, with its head already parsed:
+#   `"type": "http"` (other types exist: `"lifespan"`, below, and `"websocket"`), the
+#   `method`, the `path` (percent-decoded), the `raw_path` (as the client sent it), the
+#   `query_string` (bytes), the `headers` (a list of `(name, value)` pairs of bytes, names in
+#   lower case), the `http_version`, and who is talking to whom;
+# - **`receive`**: an async function. The body is not in `scope`: it may be large, and still
+#   arriving, so the app asks for it. Each `await receive()` returns the next message from the
+#   server: a piece of the body, `{"type": "http.request", "body": b"...", "more_body": True}`
+#   (`more_body` is `False` on the last piece), or `{"type": "http.disconnect"}` when the
+#   client has gone;
+# - **`send`**: an async function the application calls with its answer, as messages too:
+#   first `{"type": "http.response.start", "status": 200, "headers": [...]}`, then the body,
+#   `{"type": "http.response.body", "body": b"..."}`.
+#
+# Only dictionaries, bytes and two functions: no sockets, no HTTP text. That is why any ASGI
+# application runs on any ASGI server (uvicorn, Hypercorn, Daphne, Granian), and why neither
+# needs the other's code. If you have deployed Flask or Django behind gunicorn, you have seen
+# the older agreement, WSGI: gunicorn is the server, and Flask's `app` (or the `application`
+# in Django's `wsgi.py`) is an ordinary, not `async`, callable that gunicorn calls for each
+# request. ASGI is the same deal with an `async` application, so that one process can be
+# waiting on many requests at once, as our server has done since step 02.
+#
+# One request, from the client to our App and back:
+#
+# ```mermaid
+# sequenceDiagram
+#     participant C as client
+#     participant U as uvicorn (a worker process)
+#     participant A as our App
+#     C->>U: POST /hello_world HTTP/1.1, headers, body
+#     Note over U: parses the head into the scope dictionary
+#     U->>A: await app(scope, receive, send)
+#     A->>U: await receive()
+#     U-->>A: http.request message: body bytes, more_body False
+#     Note over A: route, run the handler, make a Response
+#     A->>U: await send(http.response.start: status, headers)
+#     A->>U: await send(http.response.body: body bytes)
+#     U->>C: HTTP/1.1 200 OK, headers, body
 # ```
 
 # %% [markdown]
@@ -43,48 +99,6 @@ show_diff(OLD, NEW)
 show_diff(OLD, NEW, containing="Step 11: ASGI; the same App runs under an existing server")
 
 # %% [markdown]
-# ## ASGI in plain words
-#
-# ASGI (Asynchronous Server Gateway Interface) is an agreement between two programs. The
-# **server** deals with the network: it accepts connections and reads and writes HTTP. The
-# **application** decides what to answer. The application is one `async` function (or an
-# object with an `async def __call__`, like our `App`), and for each request the server calls
-# it with three things:
-#
-# - **`scope`**: a dictionary that describes the request, with its head already parsed:
-#   `"type": "http"`, the `method`, the `path` (percent-decoded), the `raw_path` (as the client
-#   sent it), the `query_string` (bytes), the `headers` (a list of `(name, value)` pairs of
-#   bytes, names in lower case), the `http_version`, and who is talking to whom;
-# - **`receive`**: an async function. Each `await receive()` returns the next message from the
-#   server: a piece of the body, `{"type": "http.request", "body": b"...", "more_body": True}`
-#   (`more_body` is `False` on the last piece), or `{"type": "http.disconnect"}` when the
-#   client has gone;
-# - **`send`**: an async function the application calls with its answer, as messages too:
-#   first `{"type": "http.response.start", "status": 200, "headers": [...]}`, then the body,
-#   `{"type": "http.response.body", "body": b"..."}`.
-#
-# Only dictionaries, bytes and two functions: no sockets, no HTTP text. That is why any ASGI
-# application runs on any ASGI server (uvicorn, Hypercorn, Daphne, Granian). It is the
-# asynchronous successor of WSGI, the older agreement behind Flask and Django.
-#
-# One request, from the client to our App and back:
-#
-# ```mermaid
-# sequenceDiagram
-#     participant C as client
-#     participant U as uvicorn (a worker process)
-#     participant A as our App
-#     C->>U: POST /hello_world HTTP/1.1, headers, body
-#     Note over U: parses the head into the scope dictionary
-#     U->>A: await app(scope, receive, send)
-#     A->>U: await receive()
-#     U-->>A: http.request message: body bytes, more_body False
-#     Note over A: route, run the handler, make a Response
-#     A->>U: await send(http.response.start: status, headers)
-#     A->>U: await send(http.response.body: body bytes)
-#     U->>C: HTTP/1.1 200 OK, headers, body
-# ```
-#
 # ## Who does what now
 #
 # Under uvicorn, a large part of what we built in steps 02 to 10 is uvicorn's job; what
@@ -93,7 +107,7 @@ show_diff(OLD, NEW, containing="Step 11: ASGI; the same App runs under an existi
 # | | our own server (`python server.py`) | under uvicorn |
 # |---|---|---|
 # | listening socket, accepting connections | `App.serve` + `create_server` | uvicorn |
-# | reading HTTP/1.1 (the parser, malformed requests) | `Server` + httptools | uvicorn |
+# | reading HTTP/1.1 (the parser, malformed requests) | `Server` + httptools | uvicorn (httptools too), with a plain-text `400` of its own |
 # | keep-alive, pipelining, `Connection: close` | `Server.answer_in_order`, `response_writer` | uvicorn |
 # | timeouts | `Server.start_timer` (`--timeout`) | uvicorn (its own, e.g. `--timeout-keep-alive`) |
 # | graceful stop on Ctrl-C | `App.serve` | uvicorn, which tells the App (the *lifespan*, below) |
@@ -128,8 +142,9 @@ show_diff(OLD, NEW, containing="self.response_writer(await run_handler(method_ha
 # %% [markdown]
 # The App's docstring shows the second way to run it, and the App gets a body size limit of
 # its own, 1 MiB, for requests that come through ASGI. Our `Server` enforced `--max-body`
-# while parsing (step 08); uvicorn reads a body of any size and hands it over piece by piece,
-# so counting the bytes is now the App's job.
+# while parsing (step 08), and still does when we run it ourselves (the code comment's "run()
+# has its own"); uvicorn has no such option: it reads a body of any size and hands it over
+# piece by piece, so under uvicorn counting the bytes is the App's job.
 
 # %%
 show_diff(OLD, NEW, containing="max_body = 1024 * 1024  # bytes: the largest body __call__ reads")
@@ -152,6 +167,9 @@ show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):"
 #   the App understands them. (An app that assumes every scope is a request fails on this
 #   one; uvicorn then logs `ASGI 'lifespan' protocol appears unsupported.` and goes on, or,
 #   with `--lifespan on`, refuses to start.)
+# - **Anything else** (a `"websocket"` scope: a browser opening a WebSocket, which uvicorn
+#   can accept when the `websockets` package is installed) is not for us: sending
+#   `websocket.close` before accepting tells the server to refuse the handshake.
 # - **`respond`** turns our `Response` into the two messages: the status and the header fields
 #   (`header_fields()`, names in lower case as ASGI asks, as bytes), then the body.
 # - **`callback_handler`** is to `__call__` what `request_callback_handler` is to a `Server`:
@@ -160,7 +178,9 @@ show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):"
 #   it**, still percent-encoded, so that `/hello/a%2Fb` is one parameter, `a/b` (step 07).
 #   ASGI gives two paths: `path` is already decoded (`/hello/a/b`), `raw_path` is the original
 #   bytes. We use `raw_path`; the spec lets a server leave it out, and then `quote` encodes
-#   `path` again, the best we can do. The query string comes separately, as bytes.
+#   `path` again, the best we can do. The query string comes separately, as bytes. The
+#   headers need no work: `scope["headers"]` is a list of `(name, value)` byte pairs, the same
+#   shape as the list our parser collects in `on_header`, so `Request` takes it as it is.
 # - **The body** comes in `http.request` messages: we collect them until one says
 #   `more_body: False`, and stop with a `413` as soon as the total passes `max_body`, without
 #   reading the rest. An `http.disconnect` means the client is gone: nobody to answer, and the
@@ -187,7 +207,7 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("step11_server", "../steps/11_asgi/server.py")
 step11 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(step11)
-print(step11.app, "max_body:", step11.app.max_body)
+print("step11.app is an", type(step11.app).__name__, "object; its max_body:", step11.app.max_body)
 
 # %% [markdown]
 # A `receive` that hands out messages from a list, and a `send` that prints and keeps what the
@@ -211,12 +231,13 @@ async def call_app(scope, messages):
     return sent
 
 # %% [markdown]
-# A request as uvicorn describes it: `GET /hello/a%2Fb`. Note the two paths:
+# And a `scope` as uvicorn would build it, here for `GET /hello/a%2Fb`. Note the two paths:
 
 # %%
-def http_scope(method, raw_path, query_string=b"", headers=()):
-    from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
+
+def http_scope(method, raw_path, query_string=b"", headers=()):
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
         "method": method, "path": unquote_to_bytes(raw_path).decode("utf-8"), "raw_path": raw_path,
@@ -227,6 +248,11 @@ def http_scope(method, raw_path, query_string=b"", headers=()):
 
 scope = http_scope("GET", b"/hello/a%2Fb")
 print("path:", scope["path"], "   raw_path:", scope["raw_path"])
+
+# %% [markdown]
+# Now we call the App with it, as uvicorn would:
+
+# %%
 sent = await call_app(scope, [{"type": "http.request", "body": b"", "more_body": False}])
 assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"hello": "a/b"}'
 
@@ -292,9 +318,16 @@ print(uvi.log())
 # %% [markdown]
 # uvicorn's log tells the story: a **parent process** (the supervisor: it starts the workers,
 # restarts one that dies, and stops them on Ctrl-C), then two **server processes**, the
-# workers, each with its own event loop and its own copy of our App. Each one had the
-# lifespan conversation we just saw (`Waiting for application startup.` →
-# `Application startup complete.`).
+# workers. Each one had the lifespan conversation we just saw (`Waiting for application
+# startup.` → `Application startup complete.`).
+#
+# How can two processes listen on one port? Two copies of `python server.py` cannot: the
+# second fails with `address already in use`. uvicorn's supervisor opens the listening socket
+# itself, once, before it starts the workers, and hands it to each of them. Each worker then
+# imports `server.py` on its own: its own event loop, its own copy of our App. So anything a
+# handler keeps in memory, a counter or a dict of users, exists once per worker, and two
+# requests in a row may see two different copies (try it, below): data that all the workers
+# must share belongs in a database, outside the processes.
 #
 # ```mermaid
 # flowchart LR
@@ -492,13 +525,16 @@ assert "Exception in ASGI application" in log
 # %% [markdown]
 # ## Stop the servers
 #
-# Ctrl-C (SIGINT) for each. uvicorn's supervisor stops its workers, and each one has the end of
-# the lifespan conversation (`Application shutdown complete.`):
+# Ctrl-C (SIGINT) for each, as in a terminal. uvicorn's supervisor passes the word on to its
+# workers (`Terminated child process`), each one has the end of the lifespan conversation
+# (`Waiting for application shutdown.` → `Application shutdown complete.`), and the
+# supervisor exits last:
 
 # %%
 print("decoded-path variant: exit status", decoded_uvi.stop())
+mark = uvi.mark()
 uvicorn_status = uvi.stop()
-print("\n".join(uvi.log().splitlines()[-12:]), f"\n(exit status {uvicorn_status})")
+print(uvi.log(since=mark), f"\n(exit status {uvicorn_status})")
 own_status = own.stop()
 print(own.log().splitlines()[-1], f"(exit status {own_status})")
 assert uvicorn_status == 0 and own_status == 0 and decoded_uvi.returncode == 0
@@ -510,8 +546,9 @@ assert uvi.log().count("Application shutdown complete.") == 2
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` (at the root: uvicorn imports it as the module
-#    `my_server`, so the name must be a valid Python name) and add a route, say
+# 1. Copy the step's server to `my_server.py` at the root, `cp steps/11_asgi/server.py my_server.py`
+#    (uvicorn imports it as the module `my_server`, so the name must be a valid Python name),
+#    and add a route, say
 #    `GET /square/{n}` answering `{"square": n * n}` (a `400` through `HTTPError` when `n` is not
 #    a number). Run it both ways, each in its own terminal:
 #
@@ -521,7 +558,8 @@ assert uvi.log().count("Application shutdown complete.") == 2
 #    ```
 #
 #    and ask both: `curl -i http://127.0.0.1:8080/square/12` and
-#    `curl -i http://127.0.0.1:8081/square/12`. Same body, different heads.
+#    `curl -i http://127.0.0.1:8081/square/12`. Same body, different heads. Ctrl-C stops each
+#    (for uvicorn: the supervisor and both workers).
 # 2. Run the step's tests against your copy; they start it both ways (uvicorn loads your
 #    file's `app`):
 #
@@ -536,6 +574,18 @@ assert uvi.log().count("Application shutdown complete.") == 2
 #    plain-text `500` (the first of them is also reported as an error: uvicorn logged
 #    `Exception in ASGI application`). Or delete the two `http.disconnect` lines of `__call__`:
 #    one test notices, the one whose client hangs up in the middle of its body.
+# 3. See each worker's own copy of the App: in `my_server.py`, put `hits = 0` just above
+#    `app = App()` (at the bottom), and add a route `GET /count` whose handler does
+#    `global hits`, `hits += 1` and answers `{"hits": hits, "pid": os.getpid()}`. Start both
+#    servers again and ask each a few times:
+#
+#    ```
+#    for i in 1 2 3 4 5 6 7 8; do curl -s http://127.0.0.1:8081/count; echo; done
+#    ```
+#
+#    Under uvicorn you get two counters, one per pid, each counting only what its worker
+#    answered (`{"hits": 5, ...}`, then `{"hits": 1, ...}` from the other pid). On port 8080,
+#    our own server: one counter.
 #
 # ## Where next
 #
@@ -543,13 +593,28 @@ assert uvi.log().count("Application shutdown complete.") == 2
 # framework with routes, path parameters, JSON, limits, keep-alive, a graceful stop, and an
 # ASGI face that lets a production server run it in several processes.
 #
-# The finished framework, [`protoweb`](../solution/README.md), is the steps' ideas put in
-# order, in small modules, with what a real service needs on top: `HEAD` requests,
-# `Expect: 100-continue`, a lingering close (so a client still sending does not lose its
-# answer), back-pressure on writes (a slow reader does not fill the server's memory), an
-# access log, form bodies, and its own test suite. Its README maps each module back to the
-# step that introduced it.
+# The finished framework, [`protoweb`](../solution/README.md) in `solution/`, is the steps'
+# ideas put in order, in small modules, with what a real service needs on top: `HEAD`
+# requests, `Expect: 100-continue`, a lingering close (so a client still sending does not
+# lose its answer), back-pressure on writes (a slow reader does not fill the server's
+# memory), an access log, form bodies, a command line, and its own test suite. Its README
+# maps each module back to the step that introduced it. It is already installed in `.venv`
+# (the Quickstart's `-e ./solution`), and its example runs both ways too:
 #
-# And how fast is it? [`benchmarks/`](../benchmarks/README.md) measures protoweb next to
-# uvicorn, Starlette and aiohttp on the same machine, explains where the time goes, and
-# shows how to profile it yourself.
+# ```
+# python solution/examples/hello_world.py --port 8080                                  # its server
+# python -m uvicorn hello_world:app --app-dir solution/examples --workers 2 --port 8081 # uvicorn
+# ```
+#
+# The module to read first, after this step, is `solution/protoweb/asgi.py`: this step's
+# `__call__`, about a hundred lines with its comments, plus a `413` as soon as the
+# `Content-Length` header announces too much (before reading any of the body), the
+# `root_path` (for an app that uvicorn serves under a prefix, `--root-path /api`), and its
+# own refusal of WebSocket connections.
+#
+# And how fast is it? [`benchmarks/`](../benchmarks/README.md) measures protoweb's own server
+# next to uvicorn (with a bare ASGI app, and with Starlette, the toolkit FastAPI is built on),
+# aiohttp and several of the steps' servers, each in one process: it compares the work each
+# does per request, not how many cores it can use. It also explains where the time goes, and
+# shows how to profile a server yourself. It needs `wrk`, a load generator; its README says
+# how to install it.

@@ -26,7 +26,8 @@ class Request:
         self.body = body
         parts = parse_url(url.encode(self.encoding))
         # Routing uses the path only, as the client sent it: still percent-encoded.
-        self.path = parts.path.decode(self.encoding)
+        # ("GET http://example.com HTTP/1.1" has no path at all: that is "/".)
+        self.path = (parts.path or b"/").decode(self.encoding)
         # "q=a&q=b&empty=" -> {"q": ["a", "b"], "empty": [""]}: a name may come several
         # times, so every value is a list, in the order sent; blank values are kept.
         self.query = parse_qs((parts.query or b"").decode(self.encoding), keep_blank_values=True)

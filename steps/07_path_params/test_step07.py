@@ -112,6 +112,16 @@ def test_a_query_does_not_change_routing(server):
 # -- query strings -------------------------------------------------------------------
 
 
+def test_an_absolute_url_routes_on_its_path(server):
+    # "GET http://host/path" is allowed (proxies send it); a URL with no path means "/".
+    name = random_word()
+    ex = send(server, f"GET http://127.0.0.1/hello/{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    json_response(ex, 200, {"hello": name})
+    ex = send(server, b"GET http://127.0.0.1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    json_response(ex, 404, {"message": "Not Found"})  # "/" is no route here; the point: an answer
+    assert "Traceback" not in ex.server_log(), ex.explain("a URL without a path is the path '/'")
+
+
 def test_echo_query_keeps_every_value_in_order(server):
     ex = get(server, "/echo_query?q=a&q=b&empty=")
     json_response(ex, 200, {"q": ["a", "b"], "empty": [""]})

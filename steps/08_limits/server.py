@@ -25,8 +25,8 @@ from httptools import (
     parse_url,
 )
 
-MAX_HEADER_SIZE = 16 * 1024  # bytes, all the header fields of a request together
-HEAD_TOO_LARGE = f"The request's header fields exceed {MAX_HEADER_SIZE} bytes"
+MAX_HEADER_SIZE = 16 * 1024  # bytes: a request's URL and header fields together
+HEAD_TOO_LARGE = f"The request's URL and header fields exceed {MAX_HEADER_SIZE} bytes"
 
 
 class HTTPError(Exception):
@@ -46,7 +46,8 @@ class Request:
         self.body = body
         parts = parse_url(url.encode(self.encoding))
         # Routing uses the path only, as the client sent it: still percent-encoded.
-        self.path = parts.path.decode(self.encoding)
+        # ("GET http://example.com HTTP/1.1" has no path at all: that is "/".)
+        self.path = (parts.path or b"/").decode(self.encoding)
         # "q=a&q=b&empty=" -> {"q": ["a", "b"], "empty": [""]}: a name may come several
         # times, so every value is a list, in the order sent; blank values are kept.
         self.query = parse_qs((parts.query or b"").decode(self.encoding), keep_blank_values=True)
@@ -142,8 +143,8 @@ class Server(asyncio.Protocol):
         self.transport = None
         self._timer = None
         self._receiving = False  # between the first byte of a request and its end
-        self._head_complete = False  # all its header fields have arrived
-        self._head_size = 0  # bytes of the head that arrived while it was not complete
+        self._head_size = 0  # bytes in a row that left the request incomplete and brought no body
+        self._body_size = 0
 
     # asyncio calls these two once each, at the start and the end of the connection.
     def connection_made(self, transport):
@@ -167,15 +168,19 @@ class Server(asyncio.Protocol):
     # Called by asyncio with whatever bytes the network delivered: part of a
     # request, exactly one, or several.
     def data_received(self, data):
+        body_before = self._body_size
         try:
             self._request_parser.feed_data(data)
-            if not self._head_complete:
-                # httptools keeps an unfinished header line to itself, out of on_header's
-                # sight, so we count the bytes of a head that is still incomplete: else
-                # one endless header line would grow in our memory until the timeout.
+            if self._receiving and self._body_size == body_before:
+                # Bytes that leave the request incomplete and bring no body are head lines
+                # (or trailer lines, after a chunked body). httptools keeps a line to itself
+                # until it ends, out of on_header's sight, so we count these bytes: else one
+                # endless line would grow in our memory until the timeout.
                 self._head_size += len(data)
                 if self._head_size > MAX_HEADER_SIZE:
                     raise HTTPError(431, HEAD_TOO_LARGE)
+            else:
+                self._head_size = 0  # some body came: a head before it was complete
         except HTTPError as error:
             self.refuse(error)
         except HttpParserCallbackError as error:
@@ -207,18 +212,18 @@ class Server(asyncio.Protocol):
 
     def on_url(self, url):
         self._url_parts.append(url)
+        self._header_size += len(url)
 
     def on_header(self, name, value):
         self._header_size += len(name) + len(value) + 4  # name: value\r\n
-        if self._header_size > MAX_HEADER_SIZE:
-            raise HTTPError(431, HEAD_TOO_LARGE)
         # Refuse a body that is too large from its announced size, before reading it.
         # (The parser has already checked that Content-Length is a number.)
         if name.lower() == b"content-length" and int(value) > self.max_body:
             raise HTTPError(413, f"The request body exceeds {self.max_body} bytes")
 
     def on_headers_complete(self):
-        self._head_complete = True
+        if self._header_size > MAX_HEADER_SIZE:
+            raise HTTPError(431, HEAD_TOO_LARGE)
 
     def on_body(self, body):
         self._body_size += len(body)
@@ -266,7 +271,7 @@ class Server(asyncio.Protocol):
         self.response_writer(response)
 
     def response_writer(self, response):
-        if self.transport is None:  # the client hung up while the handler ran
+        if self.transport is None or self.transport.is_closing():  # the client hung up, or we did
             return
         self.transport.write(bytes(response))
         self.transport.close()  # we said "Connection: close": one request per connection

@@ -279,6 +279,31 @@ def test_an_endless_header_line_gets_431_before_the_timeout(server):
     still_serves(server)
 
 
+def test_an_endless_trailer_line_gets_431(server):
+    """After a chunked body, header lines may follow (trailers): the parser keeps an
+    unfinished one to itself too, so the count must go on after the body."""
+    head = b"POST /hello_world HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: "
+    # In pieces, so that they arrive in reads of their own (the body's read resets the count).
+    ex = stream(server, head, [random_word(4096).encode() for _ in range(MAX_HEADER // 4096 + 3)], pause=0.02)
+    assert ex.received, ex.explain(
+        "no answer to a trailer line longer than 16 KiB that never ends: count the bytes that leave "
+        "the request incomplete and bring no body, after the body too")
+    assert str(MAX_HEADER) in message_of(ex, 431), ex.explain(f"the message should say the limit, {MAX_HEADER} bytes")
+    still_serves(server)
+
+
+def test_requests_sent_together_get_one_answer_and_no_errors_logged(server):
+    # This step answers one request per connection; a client that sends several in one
+    # write gets the first answer, then the connection closes, and nothing else is written.
+    mark = server.mark()
+    ex = send(server, request("GET", f"/hello/{random_word()}") * 20)
+    assert len(ex.responses()) == 1 and ex.closed, ex.explain("expected exactly one answer, then the close")
+    still_serves(server)
+    assert "socket.send() raised exception" not in server.log(since=mark), ex.explain(
+        "after the answer that closes the connection, write nothing more to it "
+        "(check transport.is_closing() in response_writer)")
+
+
 def test_a_large_but_allowed_head_is_served(server):
     cookie = "; ".join(f"{random_word()}={random_word(40)}" for _ in range(8 * 1024 // 50))  # about 8 KiB
     json_response(send(server, request("GET", "/hello_world", headers={"Cookie": cookie})), 200, {"hello": "world"})

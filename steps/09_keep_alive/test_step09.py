@@ -205,7 +205,7 @@ def test_sleep_answers_after_that_many_milliseconds(server):
     json_response(conn.exchange, 200, {"slept_ms": 0}, index=1, closes=False)
     assert ms / 1000 - 0.01 <= waited <= ms / 1000 + 1.5, conn.exchange.explain(
         f"GET /sleep/{ms} should answer after {ms} ms, took {waited * 1000:.0f} ms")
-    for bad in ("1001", "5000", random_word(), "-1"):
+    for bad in ("1001", "5000", random_word(), "-1", "0" * 5000 + "1"):  # int() refuses 4,300+ digits
         # Connection: close makes the ending certain, whatever the server does after a handler's 400.
         ex = send(server, get(f"/sleep/{bad}", Connection="close"))
         message = json_response(ex, 400, closes=True).get("message")
@@ -379,6 +379,41 @@ def test_a_client_that_leaves_with_requests_queued_costs_nothing(start_server):
     assert_stops_cleanly(server)
     for bad in BAD_LOG:
         assert bad not in server.log(), f"{bad!r} in the server's log at shutdown:\n{server.log()}"
+
+
+def test_a_client_that_closes_its_side_still_gets_its_answers(server):
+    # A half-close (shutdown(SHUT_WR)): the client sends nothing more, but reads on.
+    name = random_word()
+    ex = send(server, get("/sleep/150"), shut_write=True)
+    assert ex.closed and bodies(ex) == [{"slept_ms": 150}], ex.explain(
+        "a client that closes its sending side after its request still reads: answer it, then close "
+        "(return True from eof_received while answers are owed)")
+    ex = send(server, get("/sleep/100") + get(f"/hello/{name}"), shut_write=True)
+    assert ex.closed and bodies(ex) == [{"slept_ms": 100}, {"hello": name}], ex.explain(
+        "every request sent before the half-close is answered, in order, then the connection closes")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts the server's file descriptors in /proc (Linux)")
+def test_a_client_that_sends_without_reading_is_cut_off(start_server):
+    server = start_server("--timeout", "1")
+    at_start = len(os.listdir(f"/proc/{server.pid}/fd"))
+    flood = get("/hello/x") * 2000
+    with socket.create_connection(server.address, timeout=3) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and we never read
+        sock.settimeout(0.2)
+        stop = time.monotonic() + 1.0
+        try:
+            while time.monotonic() < stop:
+                sock.sendall(flood)
+        except (socket.timeout, OSError):  # the server stopped reading us (or cut us off)
+            pass
+        opened = len(os.listdir(f"/proc/{server.pid}/fd"))
+        gone = wait_until(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) == at_start, timeout=4)
+        assert gone, (f"a client that sends requests and never reads the answers still has its connection "
+                      f"({opened - at_start} more descriptor(s)) 4 s after it stopped, with --timeout 1: read no "
+                      f"more while answers pile up unsent (pause_writing), and abort (not close) when the "
+                      f"clock runs out with answers unsent.\nIts log:\n{server.log()}")
+    json_response(send(server, get("/hello_world", Connection="close")), 200, {"hello": "world"})
 
 
 def test_100_concurrent_keep_alive_clients(server):

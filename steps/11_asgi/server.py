@@ -28,8 +28,8 @@ from httptools import (
     parse_url,
 )
 
-MAX_HEADER_SIZE = 16 * 1024  # bytes, all the header fields of a request together
-HEAD_TOO_LARGE = f"The request's header fields exceed {MAX_HEADER_SIZE} bytes"
+MAX_HEADER_SIZE = 16 * 1024  # bytes: a request's URL and header fields together
+HEAD_TOO_LARGE = f"The request's URL and header fields exceed {MAX_HEADER_SIZE} bytes"
 
 
 class HTTPError(Exception):
@@ -77,7 +77,8 @@ class Request:
         self.keep_alive = keep_alive  # the client will send more requests on this connection
         parts = parse_url(url.encode(self.encoding))
         # Routing uses the path only, as the client sent it: still percent-encoded.
-        self.path = parts.path.decode(self.encoding)
+        # ("GET http://example.com HTTP/1.1" has no path at all: that is "/".)
+        self.path = (parts.path or b"/").decode(self.encoding)
         # "q=a&q=b&empty=" -> {"q": ["a", "b"], "empty": [""]}: a name may come several
         # times, so every value is a list, in the order sent; blank values are kept.
         self.query = parse_qs((parts.query or b"").decode(self.encoding), keep_blank_values=True)
@@ -179,7 +180,7 @@ class Router:
         pattern, handlers = self.routes.setdefault(path, (compile_path(path), {}))
         for method, handler in methods_handler.items():
             if method in handlers:
-                raise ValueError(f"{method} {path} has a handler already: {handlers[method]}")
+                raise ValueError(f"{method} {path} has a handler already: {handlers[method].__name__}")
             handlers[method] = handler
 
     async def dispatch(self, request, callback_handler):
@@ -206,17 +207,19 @@ class Server(asyncio.Protocol):
         self.max_body = max_body  # bytes
         self.connections = connections  # every open connection's Server, for the shutdown
         self.stopping = False  # the server is shutting down: answer what we have, then close
-        self.closed = asyncio.get_running_loop().create_future()  # done once the connection is
+        self.closed = asyncio.get_running_loop().create_future()  # done when the connection closes
         self.transport = None
         # Complete requests not answered yet, in the order they came (and, last, the
         # error that stopped the parser, if one did), and the task that answers them.
         self.pipeline = deque()
         self._worker = None
+        self._writing_paused = False  # our answers are piling up unsent: the client does not read
+        self._eof = False  # the client has closed its side: it sends nothing more
         self._timer = None
         self._requests_begun = 0
         self._receiving = False  # between the first byte of a request and its end
-        self._head_complete = False  # all its header fields have arrived
-        self._head_size = 0  # bytes of the head that arrived while it was not complete
+        self._head_size = 0  # bytes in a row that left the request incomplete and brought no body
+        self._body_size = 0
 
     # asyncio calls these two once each, at the start and the end of the connection.
     def connection_made(self, transport):
@@ -252,23 +255,29 @@ class Server(asyncio.Protocol):
             self.response_writer(Response(408, {"message": message}))
         else:  # nothing came: there is nobody to answer
             self.transport.close()
+        if self.transport.get_write_buffer_size():  # answers still unsent: the client does not read
+            self.transport.abort()  # close() would wait for them for ever
 
     # Called by asyncio with whatever bytes the network delivered: part of a
     # request, exactly one, or several.
     def data_received(self, data):
-        requests_before = self._requests_begun
+        requests_before, body_before = self._requests_begun, self._body_size
         try:
             self._request_parser.feed_data(data)
-            # With several requests on a connection, these bytes may hold the end of one
-            # request and the start of the next: they are all head only when the request
-            # still incomplete is the one that was incomplete before them.
-            if self._receiving and not self._head_complete and self._requests_begun == requests_before:
-                # httptools keeps an unfinished header line to itself, out of on_header's
-                # sight, so we count the bytes of a head that is still incomplete: else
-                # one endless header line would grow in our memory until the timeout.
+            # With several requests on a connection, these bytes may also hold the end of
+            # the request before: count them only when the request still incomplete after
+            # them was already incomplete before them.
+            same_request = self._requests_begun == requests_before
+            if self._receiving and same_request and self._body_size == body_before:
+                # Bytes that leave the request incomplete and bring no body are head lines
+                # (or trailer lines, after a chunked body). httptools keeps a line to itself
+                # until it ends, out of on_header's sight, so we count these bytes: else one
+                # endless line would grow in our memory until the timeout.
                 self._head_size += len(data)
                 if self._head_size > MAX_HEADER_SIZE:
                     raise HTTPError(431, HEAD_TOO_LARGE)
+            else:
+                self._head_size = 0  # some body came: a head before it was complete
         except HTTPError as error:
             self.refuse(error)
         except HttpParserCallbackError as error:
@@ -314,16 +323,38 @@ class Server(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
         self._worker = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.start_timer()  # idle: the next request has `timeout` seconds to arrive
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._eof:  # the client sends no more, and has every answer it asked for
+            self.transport.close()
+            return
+        self.start_timer()  # idle: the next request has `timeout` seconds to arrive
+        if not self._writing_paused:
             self.transport.resume_reading()
+
+    # asyncio calls the next three. pause_writing: our answers pile up unsent, because the
+    # client does not read them; resume_writing: they have drained. Meanwhile we read no
+    # more requests, so that a client that sends without reading cannot fill our memory.
+    def pause_writing(self):
+        self._writing_paused = True
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        self._writing_paused = False
+        if self._worker is None:
+            self.transport.resume_reading()
+
+    def eof_received(self):
+        # The client has closed its side (it sends nothing more, but may still read). If
+        # it is owed answers, keep ours open for them: answer_in_order closes it after.
+        self._eof = True
+        return self._worker is not None
 
     # Called by the parser as it recognises the parts of a request. The URL and the
     # body may each come in several pieces, so we collect the pieces.
     def on_message_begin(self):
         self._requests_begun += 1
         self._receiving = True
-        self._head_complete = False
         self._head_size = 0
         self._url_parts = []
         self._body_parts = []
@@ -333,19 +364,19 @@ class Server(asyncio.Protocol):
 
     def on_url(self, url):
         self._url_parts.append(url)
+        self._header_size += len(url)
 
     def on_header(self, name, value):
         self._headers.append((name, value))
         self._header_size += len(name) + len(value) + 4  # name: value\r\n
-        if self._header_size > MAX_HEADER_SIZE:
-            raise HTTPError(431, HEAD_TOO_LARGE)
         # Refuse a body that is too large from its announced size, before reading it.
         # (The parser has already checked that Content-Length is a number.)
         if name.lower() == b"content-length" and int(value) > self.max_body:
             raise HTTPError(413, f"The request body exceeds {self.max_body} bytes")
 
     def on_headers_complete(self):
-        self._head_complete = True
+        if self._header_size > MAX_HEADER_SIZE:
+            raise HTTPError(431, HEAD_TOO_LARGE)
 
     def on_body(self, body):
         self._body_size += len(body)
@@ -378,7 +409,7 @@ class Server(asyncio.Protocol):
     def response_writer(self, response, request=None):
         """Send the answer to `request` (None: to bytes that were no request), then close
         the connection unless the client keeps it open for more requests."""
-        if self.transport is None:  # the client hung up while the handler ran
+        if self.transport is None or self.transport.is_closing():  # the client hung up, or we did
             return
         keep_alive = request is not None and request.keep_alive and not self.stopping
         if not keep_alive:
@@ -465,6 +496,9 @@ class App:
             await receive()  # {"type": "lifespan.shutdown"}
             await send({"type": "lifespan.shutdown.complete"})
             return
+        if scope["type"] != "http":  # a WebSocket: not for us; closing before accepting refuses it
+            await send({"type": "websocket.close"})
+            return
 
         async def respond(response):  # an ASGI answer: its status and headers, then its body
             fields = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.header_fields()]
@@ -528,7 +562,7 @@ def hello_world_app(app):
     @app.get("/sleep/{ms}")
     async def sleep(request, ms):
         # A slow handler, to see that answers keep the order of the requests.
-        if not ms.isdecimal() or int(ms) > 1000:
+        if not (ms.isdecimal() and len(ms) <= 4 and int(ms) <= 1000):
             raise HTTPError(400, "ms must be a whole number from 0 to 1000")
         await asyncio.sleep(int(ms) / 1000)
         return {"slept_ms": int(ms)}
