@@ -41,9 +41,9 @@ def _assert_no_deprecations(server: ServerProcess) -> None:
     assert "DeprecationWarning" not in log, f"the server's code raised a DeprecationWarning:\n{log}"
 
 
-@pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest):
-    srv = ServerProcess(_server_script(request)).start()
+def _running(srv: ServerProcess):
+    """Start ``srv``, hand it to the test(s), stop it, then check its log."""
+    srv.start()
     try:
         yield srv
     finally:
@@ -51,13 +51,13 @@ def server(request: pytest.FixtureRequest):
     _assert_no_deprecations(srv)
 
 
-@pytest.fixture
-def start_server(request: pytest.FixtureRequest):
-    """Start a server of this step to yourself: ``srv = start_server()``; stopped after the test."""
+def _started_on_demand(make):
+    """A function that starts a server made by ``make`` each time it is called; all of
+    them are stopped after the test, then their logs checked."""
     started: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
-        srv = ServerProcess(_server_script(request), *args)
+    def start(*args: str, **options) -> ServerProcess:
+        srv = make(*args, **options)
         started.append(srv)
         return srv.start()
 
@@ -66,36 +66,32 @@ def start_server(request: pytest.FixtureRequest):
         srv.stop()
     for srv in started:
         _assert_no_deprecations(srv)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest):
+    yield from _running(ServerProcess(_server_script(request)))
+
+
+@pytest.fixture
+def start_server(request: pytest.FixtureRequest):
+    """Start a server of this step to yourself: ``srv = start_server()``; stopped after the test."""
+    yield from _started_on_demand(lambda *args: ServerProcess(_server_script(request), *args))
 
 
 @pytest.fixture(scope="module")
 def uvicorn_server(request: pytest.FixtureRequest):
     """The ``app`` of the step's server.py (or of ``--server PATH``) served by uvicorn, an
     existing ASGI server, with two worker processes; started once per test module."""
-    srv = ServerProcess.uvicorn(_server_script(request), workers=2).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-    _assert_no_deprecations(srv)
+    yield from _running(ServerProcess.uvicorn(_server_script(request), workers=2))
 
 
 @pytest.fixture
 def start_uvicorn(request: pytest.FixtureRequest):
     """uvicorn serving this step's ``app`` to yourself: ``srv = start_uvicorn("--timeout-keep-alive", "1",
     workers=1)``; stopped after the test."""
-    started: list[ServerProcess] = []
-
-    def start(*options: str, workers: int = 1) -> ServerProcess:
-        srv = ServerProcess.uvicorn(_server_script(request), *options, workers=workers)
-        started.append(srv)
-        return srv.start()
-
-    yield start
-    for srv in started:
-        srv.stop()
-    for srv in started:
-        _assert_no_deprecations(srv)
+    yield from _started_on_demand(
+        lambda *options, workers=1: ServerProcess.uvicorn(_server_script(request), *options, workers=workers))
 
 
 @pytest.fixture
