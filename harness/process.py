@@ -46,7 +46,7 @@ class ServerProcess:
     ``args`` go after the script, before ``--host H --port P``; ``prefix`` goes before
     the whole command (e.g. ``["taskset", "-c", "1"]`` to pin it to a CPU). ``module``
     runs ``python -m MODULE`` instead of a script; ``ready`` is the line that gives the
-    address the server listens on.
+    address the server listens on; ``workers`` (uvicorn's) each say when they are ready.
     """
 
     def __init__(
@@ -62,11 +62,12 @@ class ServerProcess:
         log_file: str | os.PathLike | None = None,
         module: str | None = None,
         ready: re.Pattern[str] = LISTENING,
+        workers: int = 0,
     ) -> None:
         self.script = Path(script).resolve()
         self.module = module
         self.ready = ready
-        self.workers = 0  # uvicorn's worker processes to wait for (0: not uvicorn)
+        self.workers = workers  # uvicorn's worker processes to wait for (0: not uvicorn)
         self.args = [*args, "--host", host, "--port", str(port)]
         self.startup_timeout = startup_timeout
         self.env = env
@@ -86,10 +87,8 @@ class ServerProcess:
         ASGI application ``app`` of that file, served by uvicorn. ``start()`` returns once
         every worker has said that it is ready."""
         app_file = Path(app_file).resolve()
-        server = cls(app_file, f"{app_file.stem}:app", "--workers", str(workers), *options,
-                     module="uvicorn", ready=UVICORN_RUNNING, **kwargs)
-        server.workers = workers
-        return server
+        return cls(app_file, f"{app_file.stem}:app", "--workers", str(workers), *options,
+                   module="uvicorn", ready=UVICORN_RUNNING, workers=workers, **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------
 

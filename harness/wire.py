@@ -85,10 +85,10 @@ def parse_response(data: bytes, head_only: bool = False) -> tuple[Response, byte
         headers.append((name, value.strip()))
     response = Response(status_line, parts[0], int(parts[1]), parts[2], headers, b"", head)
     rest = data[end + 4:]
+    if head_only:  # an answer to HEAD has no body, whatever its headers say
+        return response, rest
     length = response.header("Content-Length")
-    if head_only:
-        pass
-    elif length is not None:
+    if length is not None:
         if not length.isdigit():
             raise ValueError(f"Content-Length {length!r} is not a number")
         size = int(length)
@@ -188,35 +188,17 @@ def exchange(
     until one complete response has arrived; never longer than ``timeout`` seconds.
     ``shut_write`` half-closes our side after sending (the server reads end-of-file).
     """
-    result = Exchange(host, port, list(pieces))
-    started = time.monotonic()
-    deadline = started + timeout
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with Connection(host, port, timeout) as conn:
         for index, piece in enumerate(pieces):
             if index and pause:
                 time.sleep(pause)
-            sock.sendall(piece)
+            conn.send(piece)
         if shut_write:
-            sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                result.reset = True
-                break
-            if not chunk:
-                result.closed = True
-                break
-            chunks.append(chunk)
-            if not until_closed and _complete(b"".join(chunks)):
-                break
-        result.received = b"".join(chunks)
-    result.seconds = time.monotonic() - started
-    return result
+            conn.sock.shutdown(socket.SHUT_WR)
+        deadline = conn.started + timeout
+        while (until_closed or not _complete(conn.exchange.received)) and conn._receive(deadline):
+            pass
+    return conn.exchange
 
 
 class Connection:
@@ -234,9 +216,9 @@ class Connection:
     def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
         self.exchange = Exchange(host, port, [])
+        self.started = time.monotonic()  # the exchange's seconds count from here
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self._unread = b""  # received, not yet returned as a response
-        self._started = time.monotonic()
 
     def __enter__(self) -> Connection:
         return self
@@ -286,7 +268,7 @@ class Connection:
             self.exchange.reset = True
             return False
         finally:
-            self.exchange.seconds = time.monotonic() - self._started
+            self.exchange.seconds = time.monotonic() - self.started
         if not chunk:
             self.exchange.closed = True
             return False

@@ -29,7 +29,7 @@ class Bug(NamedTuple):
     description: str
     step: str  # the step folder
     file: str  # server.py or client.py
-    replacements: list[tuple[str, str]]  # (fixed code, the article's buggy code)
+    replacements: list[tuple[str, str]]  # (the step's code, the buggy code put back)
     since: tuple[int, int] = (3, 10)  # the first Python on which the tests can see it
 
 

@@ -284,8 +284,9 @@ show_code(f"{STEP}/server.py", "class Server")
 # port, and serves until it is stopped. The factory is a `lambda` where the class alone would
 # do: it puts the line next to the article's version (the pitfall below), and step 03 passes
 # the `Server` an argument. The server listens as soon as `create_server` returns; `main`
-# then waits on an `asyncio.Event` that nothing sets, which keeps it (and the loop) running
-# until Ctrl-C. `asyncio.run(main(...))` starts an event loop, runs `main` in it, and closes
+# then waits. An `asyncio.Event` is a flag that coroutines can wait for until someone sets
+# it; nothing ever sets this one, so `main` (and the loop, serving connections meanwhile)
+# runs until Ctrl-C. `asyncio.run(main(...))` starts an event loop, runs `main` in it, and closes
 # the loop at the end; Ctrl-C cancels `main` and ends with a `KeyboardInterrupt`.
 
 # %%

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness import Exchange, ServerProcess, chunked, request
+from harness import Connection, Exchange, ServerProcess, chunked, request
 from harness.checks import (
     NON_ASCII,
     TRACEBACK_END,
@@ -75,35 +75,17 @@ def stream(server, head: bytes, pieces, pause: float = 0.0, timeout: float = 4.0
     already answered and closed (a send then fails: broken pipe or reset), and keeps what
     came back.
     """
-    ex = Exchange(server.host, server.port, [head])
-    started = time.monotonic()
-    chunks = []
-    with socket.create_connection(server.address, timeout=timeout) as sock:
+    with Connection(server.host, server.port, timeout=timeout) as conn:
         try:
-            sock.sendall(head)
+            conn.send(head)
             for piece in pieces:
                 if pause:
                     time.sleep(pause)
-                sock.sendall(piece)
-                ex.sent.append(piece)
+                conn.send(piece)
         except OSError:  # the server has closed the connection: read what it said
             pass
-        while (left := started + timeout - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                ex.reset = True
-                break
-            if not chunk:
-                ex.closed = True
-                break
-            chunks.append(chunk)
-    ex.received = b"".join(chunks)
-    ex.seconds = time.monotonic() - started
-    return ex
+        conn.wait_closed(conn.started + timeout - time.monotonic())
+    return conn.exchange
 
 
 def trickle(server, data: bytes, every: float, timeout: float) -> Exchange:
