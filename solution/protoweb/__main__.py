@@ -14,7 +14,7 @@ import sys
 
 from protoweb.app import App
 from protoweb.config import Config
-from protoweb.server import configure_logging
+from protoweb.log import configure_logging
 
 
 def load_app(location: str) -> App:
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("app", help="where the App is, as module:attribute (e.g. examples.hello_world:app)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
+                        help="the event loop (uvloop: pip install uvloop)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     for field in dataclasses.fields(Config):
         option = "--" + field.name.replace("_", "-")
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         for field in dataclasses.fields(Config)
         if getattr(args, field.name) is not None
     }
-    app.run(args.host, args.port, **settings)
+    app.run(args.host, args.port, args.loop, **settings)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from protoweb.asgi import serve_asgi
 from protoweb.config import Config
 from protoweb.errors import HTTPError
 from protoweb.request import Request
 from protoweb.response import Response, to_response
 from protoweb.routing import Handler, Router
-from protoweb.server import run
 
 logger = logging.getLogger("protoweb.error")
 
@@ -83,10 +81,15 @@ class App:
 
     # -- serving -----------------------------------------------------------------------
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
-        """Serve until SIGINT/SIGTERM; ``settings`` override fields of ``self.config``."""
-        run(self, host, port, dataclasses.replace(self.config, **settings))
+    def run(self, host: str = "127.0.0.1", port: int = 8000, loop: str = "asyncio", **settings: Any) -> None:
+        """Serve until SIGINT/SIGTERM; ``settings`` override fields of ``self.config``;
+        ``loop="uvloop"`` serves on uvloop."""
+        from protoweb.server import run  # here, not at the top: routes and dispatch need no server
+
+        run(self, host, port, dataclasses.replace(self.config, **settings), loop)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         """The app as an ASGI application: ``uvicorn module:app --workers 4``."""
+        from protoweb.asgi import serve_asgi  # here, not at the top, as App.run imports the server
+
         await serve_asgi(self, scope, receive, send)

@@ -7,7 +7,7 @@ answers in the order the requests came (pipelining), and owns everything that ha
 do with time and flow on this connection: the deadlines, pausing when the client does
 not read, closing.
 
-The states of a connection, and the deadline that runs in each:
+The states of a connection (``self.state``, a State), and the deadline that runs in each:
 
     idle ──a request begins──▶ receiving ──it is complete──▶ busy ──answered──▶ idle
     keep_alive_timeout         request_timeout               none: the handler's time
@@ -16,30 +16,32 @@ The states of a connection, and the deadline that runs in each:
                                                                    what is still sent is
                                                                    drained, for a moment
 
-Receiving and busy overlap when a client pipelines (a request arrives while the
-handler of the one before runs). A request that waits for our ``100 Continue`` is
-not timed until we send it: it is behind a handler, not slow. While the client does
-not read our answers, the send deadline takes over (send_timeout).
+``_update`` decides the state after every event, ``_enter`` starts its clock, and
+``deadline_passed`` (called by the server's sweep) acts on the state it finds. When a
+client pipelines, a request can arrive while the handler of the one before runs: the
+state is then receiving, the client's clock. A request that waits for our
+``100 Continue`` is busy until we send it: it is behind a handler, not slow. While the
+client does not read our answers, the send deadline takes over (send_timeout), in
+whatever state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import sys
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
-from typing import TYPE_CHECKING
 
+from protoweb.config import Config
 from protoweb.errors import HTTPError
+from protoweb.log import AccessLog
 from protoweb.parser import RequestParser
 from protoweb.request import Request
 from protoweb.response import Response
 
-if TYPE_CHECKING:
-    from protoweb.server import HTTPServer
-
-access_logger = logging.getLogger("protoweb.access")
 logger = logging.getLogger("protoweb.error")
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -56,51 +58,100 @@ if sys.platform == "linux":  # how many bytes a socket's send queue holds: ioctl
 else:
     ioctl = None
 
+Dispatch = Callable[[Request], Awaitable[Response]]
+
+
+class State(enum.Enum):
+    """Where a connection is; each state but busy has a deadline (see the module's docstring)."""
+
+    IDLE = "idle"  # waiting for a request: keep_alive_timeout
+    RECEIVING = "receiving"  # a request has begun and is not complete: request_timeout
+    BUSY = "busy"  # a handler at work, answers due, or a request waiting for our 100 Continue
+    DISCARDING = "discarding"  # the last answer is going out; what still arrives is not read
+    CLOSED = "closed"
+
+
+class ServerState:
+    """What the connections of one server share, and the server reads.
+
+    A connection depends on this, its Config and a dispatch callable, never on the
+    server itself (as uvicorn's protocols depend on Config and ServerState): so it can
+    be made, and tested, with a fake transport and a clock of the test's own.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        new_task: Callable[[Coroutine], asyncio.Task],
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.clock = clock  # the event loop's time() in a server
+        self.new_task = new_task  # makes each handler's Task (see HTTPServer.task_maker)
+        self.access_log = access_log  # None: off
+        self.connections: set[HTTPConnection] = set()
+        self.shutting_down = False
+        self.all_closed = asyncio.Event()  # set when shutting down and the last connection has closed
+
+    def expire(self) -> None:
+        """Act on every connection whose deadline has passed."""
+        now = self.clock()
+        for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
+            connection.deadline_passed()
+
+    def discard(self, connection: HTTPConnection) -> None:
+        self.connections.discard(connection)
+        if self.shutting_down and not self.connections:
+            self.all_closed.set()
+
 
 class HTTPConnection(asyncio.Protocol):
     """One client connection: parse, dispatch, answer in order, time out, close."""
 
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.app = server.app
-        self.config = server.config
-        self.loop = server.loop
+    def __init__(self, dispatch: Dispatch, config: Config, server_state: ServerState) -> None:
+        # -- the connection
+        self.dispatch = dispatch  # App.dispatch: a Request in, its Response out; never raises
+        self.config = config
+        self.server_state = server_state
         self.transport: asyncio.Transport | None = None
-        self.parser = RequestParser(self.config)
+        self.parser: RequestParser = None  # type: ignore[assignment]  # made once the client is known
+        self.client: tuple[str, int] | None = None
+        self.state = State.IDLE
+        self.deadline: float | None = None  # clock time at which the server's sweep acts on us
+        self.keep_alive = True  # False: answer what is in flight, then close
+        self.eof = False  # the client has closed its side
+        self._reading_paused = False
+        self._writing_paused = False  # the client does not read: the send deadline runs
+        self._unsent = 0  # bytes the client had not taken when the send deadline was set
+        self._context = copy_context()  # what every request's own context starts as
+        # -- the requests
         self.queue: deque[Request | HTTPError] = deque()  # parsed, waiting for their turn
         self.task: asyncio.Task | None = None  # the handler at work (one at a time, in order)
-        self.keep_alive = True  # False: answer what is in flight, then close
-        self.discarding = False  # after an error or a last answer: what still comes is not read
-        self.eof = False  # the client has closed its side
-        self.deadline: float | None = None  # loop time at which the server's sweep acts on us
-        self._timing: tuple[str, int] | None = None  # the state whose deadline runs, and its request
-        self._state_deadline: float | None = None
-        self._reading_paused = False
-        self._writing_paused = False
-        self._unsent = 0  # bytes the client had not taken when the send deadline was set
-        self._access_log = server.access_log
-        self._context = copy_context()  # what every request's own context starts as
+        self._state_deadline: float | None = None  # when the current state's time is up
+        self._state_request = -1  # parser.requests_begun when the current state's clock started
 
     # -- asyncio.Protocol: the transport calls these -----------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.parser.client = tuple(peer[:2]) if isinstance(peer, tuple) else peer  # IPv6 has 4 fields
-        self.server.connections.add(self)
+        self.client = tuple(peer[:2]) if isinstance(peer, tuple) else peer  # IPv6 has 4 fields
+        self.parser = RequestParser(self.config, self.client)
+        self.server_state.connections.add(self)
+        if self.server_state.shutting_down:  # accepted just before the server stopped listening
+            self.keep_alive = False  # one answer, then closed
         # The clock starts now, not at the first byte: a client that connects and says
         # nothing is an idle connection like any other (the second article's DoS bug).
         self._update()
 
     def data_received(self, data: bytes) -> None:
-        if self.discarding:
+        if self.state is State.DISCARDING:
             return
         self.queue.extend(self.parser.feed(data))
         self._answer_queue()
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self.discarding:
+        if self.state is State.DISCARDING:
             return False  # the client has our last answer (or gave up on it): let the transport close
         if self.parser.receiving:
             self.queue.append(HTTPError(400, "The connection was closed in the middle of a request"))
@@ -109,11 +160,12 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A handler still running finishes; its answer finds no transport and is dropped.
+        self.state = State.CLOSED
         self.transport = None
         self.queue.clear()
         self.deadline = None
         self.parser.close()
-        self.server.connection_closed(self)
+        self.server_state.discard(self)
 
     # Called by the transport around its write buffer's high-water mark: while the client
     # does not read our responses we stop reading its requests, so neither side can make
@@ -150,13 +202,13 @@ class HTTPConnection(asyncio.Protocol):
         the handler's first await, and most handlers, which never wait, have been
         answered when this returns. Before 3.12 it starts on the loop's next turn.
         """
-        task = self._context.run(self.server.new_task, self._handle(request))
+        task = self._context.run(self.server_state.new_task, self._handle(request))
         if not task.done():
             self.task = task  # later answers wait for this one; _handle lets them go
 
     async def _handle(self, request: Request) -> None:
         try:
-            response = await self.app.dispatch(request)  # never raises, but can be cancelled
+            response = await self.dispatch(request)  # never raises, but can be cancelled
         except asyncio.CancelledError:
             if self.transport is None:
                 raise  # we cancelled it ourselves (abort): nobody to answer
@@ -191,22 +243,24 @@ class HTTPConnection(asyncio.Protocol):
         else:
             connection = b""
         transport.write(response.render(connection, request.method == "HEAD"))
-        if self._access_log:
-            self._log_access(f"{request.method} {request.url} HTTP/{request.http_version}", response.status_code)
+        access_log = self.server_state.access_log
+        if access_log is not None:
+            access_log.add(self.client, request.method, request.url, request.http_version, response.status_code)
         if not keep_alive:
             self._close()
 
     def _fail(self, error: HTTPError) -> None:
         """Answer a request we could not read, then close: where it ends is unknown."""
-        self.discarding = True
+        self.state = State.DISCARDING
         self.keep_alive = False
         self.queue.clear()
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         transport.write(error.response().render(CLOSE))
-        if self._access_log:
-            self._log_access("-", error.status)
+        access_log = self.server_state.access_log
+        if access_log is not None:
+            access_log.add(self.client, None, "", "", error.status)
         if self.eof or not transport.can_write_eof():
             transport.close()
             return
@@ -217,54 +271,47 @@ class HTTPConnection(asyncio.Protocol):
 
     def _close(self) -> None:
         """Close once what is buffered has been written (given send_timeout to go)."""
+        self.state = State.DISCARDING
         self.keep_alive = False
-        self.discarding = True
         self.queue.clear()
         if self.transport is not None:
             self.transport.close()
             self._set_deadline(self.config.send_timeout)
 
-    def _log_access(self, request_line: str, status: int) -> None:
-        client = self.parser.client
-        who = f"{client[0]}:{client[1]}" if isinstance(client, tuple) else str(client)
-        access_logger.info('%s - "%s" %d', who, request_line, status)
-
-    # -- after each event: closing, 100 Continue, the deadline, reading ------------------
+    # -- after each event: the state, 100 Continue, the deadline, reading ----------------
 
     def _update(self) -> None:
-        if self.transport is None or self.discarding:
+        """Enter the state the connection is now in; send 100 Continue when it is due."""
+        if self.transport is None or self.state is State.DISCARDING:
             return  # a closing connection keeps the deadline it was given
-        busy = self.task is not None or bool(self.queue)
-        if self.eof and not busy and not self.parser.receiving:
+        parser = self.parser
+        answering = self.task is not None or bool(self.queue)
+        if parser.expect_continue and not answering:
+            # The client waits for this before it sends the body. Only now: earlier
+            # responses on this connection must go out first.
+            self.transport.write(CONTINUE)
+            parser.continue_sent()
+        if parser.receiving and not parser.expect_continue:
+            self._enter(State.RECEIVING)
+        elif parser.receiving or answering:
+            self._enter(State.BUSY)  # a handler at work: not the client's time
+        elif self.eof:
             self.transport.close()  # the client has closed its side and has all its answers
             return
-        if self.parser.expect_continue and not busy:
-            self._send_continue()
-        self._update_deadline(busy)
+        else:
+            self._enter(State.IDLE)
         self._update_reading()
 
-    def _send_continue(self) -> None:
-        # The client waits for this before it sends the body. Only now: earlier
-        # responses on this connection must go out first.
-        self.transport.write(CONTINUE)  # type: ignore[union-attr]
-        self.parser.expect_continue = False
-
-    def _update_deadline(self, busy: bool) -> None:
-        """Start the clock of the state we are in, when we have just entered it."""
-        parser = self.parser
-        if parser.receiving and not parser.expect_continue:
-            state, seconds = "receiving", self.config.request_timeout
-        elif parser.receiving or busy:
-            state, seconds = "busy", None  # a handler at work: not the client's time
-        else:
-            state, seconds = "idle", self.config.keep_alive_timeout
-        # The state, and the request it comes after: a request may begin and be answered
-        # within one call (idle, then idle again), and blank lines between requests
-        # (which begin none) must not restart the idle clock.
-        timing = (state, parser.requests_begun)
-        if timing != self._timing:
-            self._timing = timing
-            self._state_deadline = None if seconds is None else self.loop.time() + seconds
+    def _enter(self, state: State) -> None:
+        """Be in ``state``; its clock starts if we have just entered it, or a request began."""
+        # A request may begin and be answered within one call (idle, then idle again),
+        # and blank lines between requests (which begin none) must not restart the clock.
+        requests = self.parser.requests_begun
+        if state is not self.state or requests != self._state_request:
+            self.state, self._state_request = state, requests
+            seconds = {State.IDLE: self.config.keep_alive_timeout,
+                       State.RECEIVING: self.config.request_timeout}.get(state)
+            self._state_deadline = None if seconds is None else self.server_state.clock() + seconds
         if not self._writing_paused:  # else the send deadline holds
             self.deadline = self._state_deadline
 
@@ -281,7 +328,7 @@ class HTTPConnection(asyncio.Protocol):
         # No timer per connection: the server sweeps its connections a few times per
         # timeout and calls deadline_passed on those whose time is up. Moving a
         # deadline, which happens on every request, is then just storing a number.
-        self.deadline = self.loop.time() + seconds
+        self.deadline = self.server_state.clock() + seconds
 
     def _unsent_bytes(self) -> int:
         """Bytes of ours the client has not taken yet: in the transport's buffer, and on
@@ -311,21 +358,19 @@ class HTTPConnection(asyncio.Protocol):
                 return
             logger.info("Closing a connection whose client read nothing for %g s", self.config.send_timeout)
             transport.abort()
-        elif self.discarding:
+        elif self.state is State.DISCARDING:
             transport.abort()  # done lingering after an error, or a close that could not finish
-        elif self.parser.receiving:
+        elif self.state is State.RECEIVING:
             self.queue.append(HTTPError(408, f"The request did not arrive within {self.config.request_timeout:g} s"))
-            self.discarding = True  # what still comes is not read; the 408 goes out in its turn
+            self.state = State.DISCARDING  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
-        else:  # idle
+        elif self.state is State.IDLE:
             transport.close()
 
     def shutdown(self) -> None:
         """Stop after the request in flight; close now if there is none."""
         self.keep_alive = False
-        if self.transport is None:
-            return
-        if self.task is None and not self.queue and not self.parser.receiving:
+        if self.transport is not None and self.state is State.IDLE:
             self.transport.close()
 
     def abort(self) -> None:
@@ -333,4 +378,3 @@ class HTTPConnection(asyncio.Protocol):
             self.task.cancel()
         if self.transport is not None:
             self.transport.abort()
-

@@ -14,6 +14,7 @@ HTTPError last, after which the connection's state is unknown and it must close.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from httptools import (
     HttpParserCallbackError,
@@ -56,14 +57,21 @@ class RequestParser:
         self._request: Request = None  # type: ignore[assignment]  # the one being received
         self._body_size = 0
         self._stalled_size = 0
-        self._upgraded = False  # after an Upgrade request, the bytes that follow are not parsed
+        self._upgraded = False  # after an Upgrade request (and its body), the bytes that follow are not parsed
+        self._upgrade_framing: bytes | None = None  # the body framing of an Upgrade request, until read
+        self._upgrade_body = False  # the parser is reading the body of an Upgrade request
 
     def feed(self, data: bytes) -> list[Request | HTTPError]:
         """Parse ``data``; return the requests it completed and, last, an error if it ends here."""
-        ready = self._ready = []
-        if self._upgraded:
-            return ready
+        self._ready = []
+        if not self._upgraded:
+            self._parse(data)
+        return self._ready
+
+    def _parse(self, data: bytes) -> None:
+        ready = self._ready
         requests_before, body_before = self.requests_begun, self._body_size
+        upgrade_at = None
         try:
             self._parser.feed_data(data)
         except HttpParserCallbackError as error:
@@ -79,12 +87,10 @@ class RequestParser:
             began_here = self.requests_begun == requests_before + 1 and not ready
             ready.append(unknown_method(data.lstrip(b"\r\n") if began_here else b""))
         except HttpParserError as error:
-            ready.append(HTTPError(400, f"Malformed request: {error}"))
-        except HttpParserUpgrade:
-            # A request with "Connection: Upgrade" is complete (on_message_complete ran).
-            # httptools leaves the rest of these bytes unparsed; we ignore what follows
-            # too: the request was marked to close the connection once answered.
-            self._upgraded = True
+            if not self._upgraded:  # else: the bytes after an upgrade request, which we do not read
+                ready.append(HTTPError(400, f"Malformed request: {error}"))
+        except HttpParserUpgrade as upgrade:
+            upgrade_at = upgrade.args[0]  # out of this except clause, where errors would chain to it
         else:
             # httptools keeps an unfinished header line to itself, out of on_header's
             # sight. Bytes that arrive in the middle of a request and bring no body are
@@ -96,7 +102,33 @@ class RequestParser:
                     self._stalled_size += len(data)
                     if self._stalled_size > self.max_header_size:
                         ready.append(HTTPError(431, f"The request's header fields exceed {self.max_header_size} bytes"))
-        return ready
+            return
+        if upgrade_at is not None:
+            self._ignore_upgrade(data[upgrade_at:])
+
+    def _ignore_upgrade(self, rest: bytes) -> None:
+        """Answer a request that asked for another protocol in HTTP/1.1 (RFC 9110 7.8 lets us).
+
+        httptools stops at such a request ("Connection: Upgrade", as ``curl --http2``
+        sends to ask for h2c), before its body, if it has one. That body is read by a
+        new httptools parser, told only how the body is framed; nothing after it is read:
+        the request was marked to close the connection once answered.
+        """
+        framing, self._upgrade_framing = self._upgrade_framing, None
+        if framing is None:  # no body: the request is complete
+            self._upgraded = True
+            return
+        # Only on_body and on_message_complete: the head we feed is not a request of the client's.
+        body_only = SimpleNamespace(on_body=self.on_body, on_message_complete=self.on_message_complete)
+        self._parser = HttpRequestParser(body_only)
+        # "Connection: close": after this body, llhttp refuses what follows (ignored in _parse).
+        self._parser.feed_data(b"POST / HTTP/1.1\r\nConnection: close\r\n" + framing + b"\r\n\r\n")
+        self._upgrade_body = True
+        self._parse(rest)
+
+    def continue_sent(self) -> None:
+        """The connection has sent ``100 Continue``: the request's body may now come."""
+        self.expect_continue = False
 
     def close(self) -> None:
         """Drop the httptools parser: it holds our on_* methods, we hold it; without this
@@ -153,13 +185,15 @@ class RequestParser:
         if hosts > 1 or (hosts == 0 and version != "1.0"):
             raise HTTPError(400, "A request needs exactly one Host header" if hosts else "Missing Host header")
         if parser.should_upgrade():
-            # CONNECT, or "Connection: Upgrade" (curl --http2 asks for h2c this way). A
-            # server may ignore Upgrade (RFC 9110 7.8) and answer in HTTP/1.1, but
-            # httptools skips the body of such a request and stops parsing after it: no
-            # body, and the connection closes after the answer.
-            if method == "CONNECT" or body_length or chunked:
-                raise HTTPError(400, "Protocol upgrades (CONNECT, or Upgrade with a body) are not supported")
+            # CONNECT (a tunnel, which we do not open), or "Connection: Upgrade", which we
+            # ignore: see _ignore_upgrade, and the connection closes after the answer.
+            if method == "CONNECT":
+                raise HTTPError(400, "CONNECT is not supported: this server opens no tunnels")
             keep_alive = False
+            if chunked:
+                self._upgrade_framing = b"Transfer-Encoding: chunked"
+            elif body_length:
+                self._upgrade_framing = b"Content-Length: %d" % body_length
         if chunked and version == "1.0":
             keep_alive = False  # RFC 9112 6.1: its framing cannot be trusted; close after answering
         if expect is not None and version != "1.0":  # HTTP/1.0 clients cannot mean it (RFC 9110 10.1.1)
@@ -186,6 +220,10 @@ class RequestParser:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._upgrade_framing is not None:
+            return  # httptools skipped the body of an Upgrade request: _ignore_upgrade reads it
+        if self._upgrade_body:  # that body is read: the request is complete, and the last one
+            self._upgrade_body, self._upgraded = False, True
         request = self._request
         if self._body is not None:
             request.body = b"".join(self._body)

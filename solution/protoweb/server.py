@@ -18,7 +18,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from protoweb.config import Config
-from protoweb.connection import HTTPConnection, access_logger
+from protoweb.connection import HTTPConnection, ServerState
+from protoweb.log import AccessLog, configure_logging
 
 if TYPE_CHECKING:
     from protoweb.app import App
@@ -27,40 +28,35 @@ logger = logging.getLogger("protoweb.server")
 
 
 class HTTPServer:
-    """The listening side: what every HTTPConnection shares (app, config, registry)."""
+    """The listening side: makes an HTTPConnection per client, sweeps their deadlines, shuts down."""
 
     def __init__(self, app: App, config: Config | None = None) -> None:
         self.app = app
         self.config = config if config is not None else app.config
-        self.connections: set[HTTPConnection] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.state: ServerState | None = None  # made in start(), on the running loop
         self._server: asyncio.Server | None = None
-        self._done: asyncio.Event | None = None  # set when shutdown may stop waiting
         self._sweeper: asyncio.TimerHandle | None = None
-        self.new_task: Callable[[Coroutine], asyncio.Task] = asyncio.ensure_future  # start() picks the best
-        self.shutting_down = False
-        self.access_log = self.config.access_log and access_logger.isEnabledFor(logging.INFO)
         # How often deadlines are checked: a tenth of the shortest timeout, so a timeout
         # fires at most 10% late (and never more than a second late).
         self.sweep_interval = min(1.0, max(0.01, min(
             self.config.keep_alive_timeout, self.config.request_timeout, self.config.send_timeout) / 10))
 
+    def new_connection(self) -> HTTPConnection:
+        return HTTPConnection(self.app.dispatch, self.config, self.state)  # type: ignore[arg-type]
+
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Bind and listen; return the real addresses (``port=0`` picks a free port)."""
-        self.loop = asyncio.get_running_loop()
-        self.new_task = self._task_maker(self.loop)
-        self._done = asyncio.Event()
-        self._server = await self.loop.create_server(
-            lambda: HTTPConnection(self), host, port, backlog=self.config.backlog
-        )
-        self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
+        loop = asyncio.get_running_loop()
+        self.state = ServerState(loop.time, self.task_maker(loop), AccessLog.for_server(self.config.access_log))
+        self._server = await loop.create_server(self.new_connection, host, port, backlog=self.config.backlog)
+        self._sweeper = loop.call_later(self.sweep_interval, self._sweep)
         addresses = [sock.getsockname()[:2] for sock in self._server.sockets]
         for bound_host, bound_port in addresses:
             logger.info("Listening on %s:%d", bound_host, bound_port)
         return addresses
 
     @staticmethod
-    def _task_maker(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine], asyncio.Task]:
+    def task_maker(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine], asyncio.Task]:
         """How each handler's Task is made: ``new_task(coroutine)``."""
         if loop.get_task_factory() is not None:
             return loop.create_task  # the loop has a task factory of its own: it stays in charge
@@ -73,41 +69,40 @@ class HTTPServer:
     def _sweep(self) -> None:
         """Act on every connection whose deadline has passed; come back in a moment."""
         # Rescheduled first: should one connection fail here, the others still get swept.
-        self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)  # type: ignore[union-attr]
-        now = self.loop.time()  # type: ignore[union-attr]
-        for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
-            connection.deadline_passed()
-
-    def connection_closed(self, connection: HTTPConnection) -> None:
-        self.connections.discard(connection)
-        if self.shutting_down and not self.connections:
-            self._done.set()  # type: ignore[union-attr]
+        self._sweeper = asyncio.get_running_loop().call_later(self.sweep_interval, self._sweep)
+        self.state.expire()  # type: ignore[union-attr]
 
     async def shutdown(self) -> None:
         """Stop accepting, finish what is in flight (bounded), close every connection."""
-        assert self._server is not None and self._done is not None
-        self.shutting_down = True
+        assert self._server is not None and self.state is not None
+        state = self.state
+        if state.access_log is not None:
+            state.access_log.flush()  # the lines so far come before "Shutting down"
+        logger.info("Shutting down")
+        state.shutting_down = True
         self._server.close()
-        for connection in list(self.connections):
+        for connection in list(state.connections):
             connection.shutdown()
-        if self.connections:
-            logger.info("Waiting for %d connection(s) to finish", len(self.connections))
+        if state.connections:
+            logger.info("Waiting for %d connection(s) to finish", len(state.connections))
             try:
-                await asyncio.wait_for(self._done.wait(), self.config.shutdown_timeout)
+                await asyncio.wait_for(state.all_closed.wait(), self.config.shutdown_timeout)
             except asyncio.TimeoutError:
                 pass
-        if self.connections:
-            logger.warning("Closing %d connection(s) that did not finish in time", len(self.connections))
-            for connection in list(self.connections):
+        if state.connections:
+            logger.warning("Closing %d connection(s) that did not finish in time", len(state.connections))
+            for connection in list(state.connections):
                 connection.abort()
             await asyncio.sleep(0)  # let the aborted transports call connection_lost
         self._sweeper.cancel()  # type: ignore[union-attr]
         await self._server.wait_closed()
+        if state.access_log is not None:
+            state.access_log.close()  # no line lost to Ctrl-C
 
     def hurry(self) -> None:
         """Stop waiting for connections to finish (a second Ctrl-C)."""
-        if self._done is not None:
-            self._done.set()
+        if self.state is not None:
+            self.state.all_closed.set()
 
 
 async def serve(app: App, host: str, port: int, config: Config | None = None) -> None:
@@ -126,7 +121,6 @@ async def serve(app: App, host: str, port: int, config: Config | None = None) ->
     try:
         await server.start(host, port)
         await stop.wait()
-        logger.info("Shutting down")
         await server.shutdown()
     finally:
         restore()
@@ -164,24 +158,24 @@ def _handle_signals_portably(loop, signals, callback):  # type: ignore[no-untype
     return restore
 
 
-def configure_logging(level: int | str | None = None) -> None:
-    """Send protoweb's log to stderr, unless the program has configured logging itself."""
-    package = logging.getLogger("protoweb")
-    if level is not None:
-        package.setLevel(level)
-    if not logging.getLogger().handlers and not package.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        package.addHandler(handler)
-        if package.level == logging.NOTSET:
-            package.setLevel(logging.INFO)
+def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | None = None,
+        loop: str = "asyncio") -> None:
+    """Serve ``app`` in this process until SIGINT/SIGTERM (Ctrl-C).
 
-
-def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | None = None) -> None:
-    """Serve ``app`` in this process until SIGINT/SIGTERM (Ctrl-C)."""
+    ``loop="uvloop"`` runs it on uvloop (``pip install uvloop``), through ``uvloop.run``:
+    no event loop policy, an API deprecated since Python 3.14.
+    """
     configure_logging()
+    if loop == "uvloop":
+        import uvloop
+
+        start = uvloop.run
+    elif loop == "asyncio":
+        start = asyncio.run
+    else:
+        raise ValueError(f"loop must be 'asyncio' or 'uvloop', not {loop!r}")
     try:
-        asyncio.run(serve(app, host, port, config))
+        start(serve(app, host, port, config))
     except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place
         pass
     except OSError as error:  # cannot listen: the port is taken, the address is not ours...

@@ -16,6 +16,7 @@ import pytest
 
 from harness import parse_response, request
 from protoweb import App, Config
+from protoweb.connection import ServerState
 from protoweb.server import HTTPServer
 
 TIMEOUT = 5
@@ -139,15 +140,16 @@ def test_one_failing_connection_does_not_stop_the_deadline_sweep():
 
     async def main():
         server = HTTPServer(App(), Config(access_log=False))
-        server.loop = asyncio.get_running_loop()
-        server.connections = {Stub(fail=True), Stub(fail=False)}
+        loop = asyncio.get_running_loop()
+        server.state = ServerState(loop.time, loop.create_task)
+        server.state.connections = {Stub(fail=True), Stub(fail=False)}
         with pytest.raises(RuntimeError):  # asyncio would log it as "Exception in callback"
             server._sweep()
         assert server._sweeper is not None  # rescheduled before acting: the next sweep comes
         server._sweeper.cancel()
         server._sweep()  # and deals with what this one did not reach
         server._sweeper.cancel()
-        return server.connections
+        return server.state.connections
 
     assert all(stub.swept for stub in asyncio.run(main()))
 

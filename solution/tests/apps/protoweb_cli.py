@@ -3,20 +3,15 @@
     ServerProcess(APPS / "protoweb_cli.py", "feature_app:app", "--request-timeout", "0.5")
 
 Every black-box test thus goes through the real command line. With the environment
-variable PROTOWEB_TEST_UVLOOP=1 the server runs on uvloop (pip install uvloop):
-``PROTOWEB_TEST_UVLOOP=1 pytest solution/tests`` checks protoweb on that loop too.
+variable PROTOWEB_TEST_UVLOOP=1 the server runs on uvloop (``--loop uvloop``; pip install
+uvloop): ``PROTOWEB_TEST_UVLOOP=1 pytest solution/tests`` checks protoweb on that loop too.
 """
 
-import asyncio
 import os
 import runpy
+import sys
 
 if os.environ.get("PROTOWEB_TEST_UVLOOP"):
-    try:
-        import uvloop
-    except ImportError:
-        raise SystemExit("PROTOWEB_TEST_UVLOOP=1 needs uvloop: pip install uvloop") from None
-
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    sys.argv.extend(["--loop", "uvloop"])
 
 runpy.run_module("protoweb", run_name="__main__", alter_sys=True)
