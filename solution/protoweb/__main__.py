@@ -1,7 +1,8 @@
-"""python -m protoweb module:app [--host H] [--port P] [--request-timeout 5 ...]
+"""python -m protoweb module:app [--app-dir DIR] [--host H] [--port P] [--request-timeout 5 ...]
 
 Imports the App and serves it; ``--port 0`` picks a free port, and the log says
-which: ``Listening on H:P``. Every field of Config is an option.
+which: ``Listening on H:P``. Every field of Config is an option. From the
+repository root: ``python -m protoweb hello_world:app --app-dir solution/examples``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from protoweb.config import Config
 from protoweb.log import configure_logging
 
 
-def load_app(location: str) -> App:
-    """``examples.hello_world:app`` -> that App (the attribute may be dotted)."""
+def load_app(location: str, app_dir: str = ".") -> App:
+    """``hello_world:app`` -> that App, the module looked for in ``app_dir`` first (the
+    attribute may be dotted)."""
     module_name, _, attribute = location.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"expected module:attribute, e.g. examples.hello_world:app, got {location!r}")
-    sys.path.insert(0, os.getcwd())  # as `python -m` does for the working directory
+        raise ValueError(f"expected module:attribute, e.g. hello_world:app, got {location!r}")
+    sys.path.insert(0, os.path.abspath(app_dir))  # as `python -m` does for the working directory
     target = importlib.import_module(module_name)
     for name in attribute.split("."):
         target = getattr(target, name)
@@ -32,8 +34,12 @@ def load_app(location: str) -> App:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m protoweb", description="Serve a protoweb App.")
-    parser.add_argument("app", help="where the App is, as module:attribute (e.g. examples.hello_world:app)")
+    parser = argparse.ArgumentParser(
+        prog="python -m protoweb", description="Serve a protoweb App.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the example stays on one line
+        epilog="example, from the repository root:\n  python -m protoweb hello_world:app --app-dir solution/examples")
+    parser.add_argument("app", help="where the App is, as module:attribute (e.g. hello_world:app)")
+    parser.add_argument("--app-dir", default=".", help="the folder to import the module from (default: the current one)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
@@ -54,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging(args.log_level)
     try:
-        app = load_app(args.app)
+        app = load_app(args.app, args.app_dir)
     except (ImportError, AttributeError, ValueError) as error:
         sys.exit(f"python -m protoweb: cannot load {args.app}: {error}")
     settings = {

@@ -94,3 +94,20 @@ def test_the_command_line_explains_a_wrong_app_location():
         done = subprocess.run([sys.executable, "-m", "protoweb", location, "--port", "0"], cwd=EXAMPLES,
                               capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         assert done.returncode != 0 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_help_example_works_from_the_repository_root():
+    # `python -m protoweb --help` shows a command to run from the repository root, where
+    # the READMEs tell users to work: it must serve the example app from there.
+    root = EXAMPLES.parent.parent
+    shown = subprocess.run([sys.executable, "-m", "protoweb", "--help"], cwd=root, capture_output=True, text=True,
+                           timeout=TIMEOUT, stdin=subprocess.DEVNULL).stdout
+    command = re.search(r"python -m protoweb (\S+ --app-dir \S+)", shown)
+    assert command, shown
+    location, _, app_dir = command.group(1).partition(" --app-dir ")
+    srv = ServerProcess(root / "README.md", location, "--app-dir", app_dir, module="protoweb", cwd=root).start()
+    try:
+        answer = exchange(srv.host, srv.port, request("GET", "/hello_world"), until_closed=False)
+        assert answer.json() == {"hello": "world"}, answer.explain()
+    finally:
+        srv.stop()
