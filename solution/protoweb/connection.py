@@ -296,7 +296,7 @@ class HTTPConnection(asyncio.Protocol):
         elif parser.receiving or answering:
             self._enter(State.BUSY)  # a handler at work: not the client's time
         elif self.eof:
-            self.transport.close()  # the client has closed its side and has all its answers
+            self._close()  # the client has closed its side and has all its answers
             return
         else:
             self._enter(State.IDLE)
@@ -365,7 +365,7 @@ class HTTPConnection(asyncio.Protocol):
             self.state = State.DISCARDING  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
         elif self.state is State.IDLE:
-            transport.close()
+            self._close()
 
     def shutdown(self) -> None:
         """Stop after the request in flight; close now if there is none."""
