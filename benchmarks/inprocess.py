@@ -1,31 +1,19 @@
 """Microseconds of a server's own Python per request, without the network.
 
-    python benchmarks/inprocess.py                   # ceiling, step 06, solution; keep-alive and close
-    python benchmarks/inprocess.py --rounds 1000 --repeat 7
-    python benchmarks/inprocess.py --servers solution,solution-inline   # what the Task costs
+    python benchmarks/inprocess.py                   # the ceiling and the solution
+    python benchmarks/inprocess.py --servers solution --repeat 9
 
-Each server's protocol object (the one asyncio would make for a connection) gets the
-bytes of wrk's request through ``data_received`` and writes its answer into a
-transport that keeps nothing; the loop turns until the answer is written (a server
-that runs its handler in a Task needs a turn or two). In close mode every request
-gets a new protocol object and transport, as a new connection would, and the
-connection is closed and forgotten after the answer.
-
-What is left is the server's own work and the asyncio task machinery it uses: no
-sockets, no kernel, no wrk. It runs pinned to one CPU and reports the best of its
-runs (the one least disturbed by anything else on the machine) next to the median:
-the best repeats to about 10% on this 2-CPU VM, where wrk's req/s drift by 2x. It is
-the tool for deciding whether a change to the hot path pays; compare two versions in
-the same minute. What it leaves out (asyncio's transports, accept, the syscalls) is
-the same for every asyncio server; `profile_server.py` shows that part.
+Each server's protocol object gets wrk's request through ``data_received`` and writes
+its answer into a transport that forgets it: no sockets, no kernel, no wrk, only the
+server's own work and the asyncio Task machinery it uses. Pinned to one CPU, the best
+of its runs repeats to about 10% on a small VM where wrk's req/s move by 2x: it tells
+whether a change to the hot path pays (measure both versions in the same minute).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import os
 import runpy
 import statistics
@@ -33,25 +21,23 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+ROOT = Path(__file__).resolve().parents[1]
 REQUEST = b"GET /hello_world HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 CLOSE_REQUEST = b"GET /hello_world HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
 CONNECTIONS = 50  # as in the wrk runs
 
 
 class Sink(asyncio.Transport):
-    """A transport that counts what is written and forgets it."""
+    """A transport that notes that an answer was written, and forgets it. It has only
+    what the servers use on this path: anything else raises NotImplementedError."""
 
     def __init__(self, protocol: asyncio.Protocol) -> None:
-        super().__init__()
+        super().__init__({"peername": ("127.0.0.1", 50000)})  # what get_extra_info() returns
         self.protocol = protocol
-        self.writes = 0
         self.pending = False  # a request was sent and no answer has been written since
         self.closing = False
 
     def write(self, data: bytes) -> None:
-        self.writes += 1
         self.pending = False
 
     def close(self) -> None:
@@ -62,116 +48,65 @@ class Sink(asyncio.Transport):
     def is_closing(self) -> bool:
         return self.closing
 
-    def get_extra_info(self, name: str, default=None):
-        return {"peername": ("127.0.0.1", 50000)}.get(name, default)
 
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
-async def per_request(make_protocol, rounds: int, close: bool, connections: int = CONNECTIONS) -> float:
-    """Seconds of CPU per request: ``connections`` clients each send a request, the loop
-    turns until all are answered, ``rounds`` times (like wrk's 50 connections, so a turn
-    of the loop serves many requests, as it does under load)."""
-    request = CLOSE_REQUEST if close else REQUEST
-    clients: list[tuple[asyncio.Protocol, Sink] | None] = [None] * connections
+async def per_request(make_protocol, rounds: int, close: bool) -> float:
+    """Seconds of CPU per request: 50 clients each send a request, the loop turns until
+    all are answered, ``rounds`` times (so one turn serves many requests, as under load).
+    With ``close``, each request comes on a new connection, closed after the answer."""
+    clients: list[tuple[asyncio.Protocol, Sink] | None] = [None] * CONNECTIONS
     started = time.process_time()
     for _ in range(rounds):
         for index, client in enumerate(clients):
-            if close or client is None or client[1].closing:  # the server closed: reconnect, as wrk does
+            if close or client is None or client[1].closing:  # a new connection, as wrk makes
                 protocol = make_protocol()
                 client = clients[index] = (protocol, Sink(protocol))
                 protocol.connection_made(client[1])
             client[1].pending = True
-            client[0].data_received(request)
-        turns = 0
-        while any(client[1].pending for client in clients):
-            turns += 1
-            if turns > 100:
-                raise RuntimeError("no answer after 100 turns of the loop")
+            client[0].data_received(CLOSE_REQUEST if close else REQUEST)
+        for _turn in range(100):
+            if not any(client[1].pending for client in clients):
+                break
             await asyncio.sleep(0)  # a handler in a Task answers a turn or two later
+        else:
+            raise RuntimeError("no answer after 100 turns of the loop")
         if close:
             await asyncio.sleep(0)  # connection_lost, scheduled by close()
-    return (time.process_time() - started) / (rounds * connections)
+    return (time.process_time() - started) / (rounds * CONNECTIONS)
 
 
-def makers(loop: asyncio.AbstractEventLoop) -> dict:
-    """name -> a function making one protocol object, as the server's create_server would."""
-    found = {}
-    sys.path.insert(0, str(BENCH / "servers"))
-    from ceiling import Ceiling  # noqa: E402 (benchmarks/servers is not a package)
+def protocol_makers(loop: asyncio.AbstractEventLoop) -> dict:
+    """name -> what the server would pass to create_server: makes one protocol object."""
+    sys.path.insert(0, str(ROOT / "benchmarks" / "servers"))  # a folder of scripts, not a package
+    from ceiling import Ceiling
+    from protoweb.connection import ServerState
+    from protoweb.server import HTTPServer
 
-    found["ceiling"] = Ceiling
-    step06 = runpy.run_path(str(ROOT / "steps" / "06_not_found" / "server.py"), run_name="step06")
-    router = step06["Router"]()
-    step06["hello_world_app"](router)
-    found["step06"] = lambda: step06["Server"](router)
-    try:
-        from protoweb.connection import HTTPConnection
-        from protoweb.server import HTTPServer
-    except ImportError:
-        print("protoweb is not installed (pip install -e ./solution): solution skipped")
-        return found
+    # protoweb's server without its socket: the state that start() would make, access log off.
     app = runpy.run_path(str(ROOT / "solution" / "examples" / "hello_world.py"), run_name="example")["app"]
-    server = HTTPServer(app, dataclasses.replace(app.config, access_log=False))
-    server.loop = loop
-    server.new_task = server._task_maker(loop)  # what start() sets, without a socket
-    found["solution"] = lambda: HTTPConnection(server)
-    # For measurement only: the same server with each handler's coroutine run to its end
-    # right away, without a Task. protoweb does not do this (asyncio.timeout, TaskGroup and
-    # current_task need the handler to run in a Task); the difference is what the Task costs.
-    inline = HTTPServer(app, dataclasses.replace(app.config, access_log=False))
-    inline.loop = loop
-    inline.new_task = run_inline
-    found["solution-inline"] = lambda: HTTPConnection(inline)
-    return found
-
-
-def run_inline(coroutine) -> asyncio.Future:
-    """Run a coroutine that never waits to its end; return a Future that is already done."""
-    future = asyncio.get_running_loop().create_future()
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        future.set_result(done.value)
-        return future
-    coroutine.close()
-    raise RuntimeError("solution-inline measures handlers that never wait; this one did")
+    solution = HTTPServer(app)
+    solution.state = ServerState(loop.time, HTTPServer.task_maker(loop))
+    return {"ceiling": Ceiling, "solution": solution.new_connection}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=400, help=f"rounds of {CONNECTIONS} requests per measurement")
-    parser.add_argument("--repeat", type=int, default=5, help="measurements per server and mode (median shown)")
-    parser.add_argument("--servers", default="ceiling,step06,solution,solution-inline",
-                        help="comma-separated (default: all four)")
-    parser.add_argument("--modes", default="keepalive,close", help="keepalive, close, or both")
+    parser.add_argument("--rounds", type=int, default=400, help=f"rounds of {CONNECTIONS} requests per run")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per server and mode")
+    parser.add_argument("--servers", default="ceiling,solution")
     args = parser.parse_args()
-    servers = {name: make for name, make in makers(asyncio.get_running_loop()).items()
-               if name in args.servers.split(",")}
-    pinned = ""
-    if hasattr(os, "sched_setaffinity"):
+    makers = protocol_makers(asyncio.get_running_loop())
+    where = "not pinned"
+    if hasattr(os, "sched_setaffinity"):  # Linux: one CPU, no migrations between runs
         cpu = max(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})  # one CPU: no migrations between measurements
-        pinned = f", pinned to CPU {cpu}"
-    print(f"Python {sys.version.split()[0]}: microseconds of CPU per request, best and median of "
-          f"{args.repeat} x {args.rounds * CONNECTIONS:,} requests on {CONNECTIONS} connections{pinned}")
-    for close in [mode == "close" for mode in args.modes.split(",")]:
+        os.sched_setaffinity(0, {cpu})
+        where = f"pinned to CPU {cpu}"
+    print(f"Python {sys.version.split()[0]}, {where}: microseconds of CPU per request, best and median "
+          f"of {args.repeat} runs of {args.rounds * CONNECTIONS:,} requests on {CONNECTIONS} connections")
+    for close in (False, True):
         print(f"\n{'close' if close else 'keep-alive'}:")
-        for name, make in servers.items():
-            # Step 06 logs every request: to /dev/null here (a write per line, as to a file).
-            with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-                await per_request(make, 40, close)  # warm up
-                runs = [await per_request(make, args.rounds, close) * 1e6 for _ in range(args.repeat)]
+        for name in args.servers.split(","):
+            await per_request(makers[name], 40, close)  # warm up
+            runs = [await per_request(makers[name], args.rounds, close) * 1e6 for _ in range(args.repeat)]
             print(f"  {name:15} best {min(runs):6.2f} us   median {statistics.median(runs):6.2f} us")
 
 

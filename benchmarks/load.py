@@ -1,11 +1,11 @@
-"""Drive a server with wrk and read what wrk measured; check a server's answer first."""
+"""Load a server with wrk and read what wrk measured; check the server's answer first;
+read how much CPU time the VM's host took meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +13,6 @@ from pathlib import Path
 LUA_REPORT = Path(__file__).resolve().parent / "report.lua"
 PATH = "/hello_world"
 EXPECTED = {"hello": "world"}
-ERROR_KINDS = ("connect", "read", "write", "timeout", "status")  # status: responses >= 400
 
 
 @dataclass(frozen=True)
@@ -22,40 +21,10 @@ class Mode:
     label: str  # shown in the table and the plot
     connections: int
     headers: tuple[str, ...] = ()
-    explain: str = ""
 
 
-# The columns of a cpu line in /proc/stat: clock ticks spent in each kind of work.
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-def cpu_ticks(cpus: set[int] | None = None) -> dict[str, int] | None:
-    """Clock ticks by kind (/proc/stat), summed over ``cpus`` (None: all CPUs together).
-
-    None where there is no /proc (macOS): callers then leave the CPU figures out.
-    """
-    labels = {"cpu"} if not cpus else {f"cpu{cpu}" for cpu in cpus}
-    totals = dict.fromkeys(CPU_FIELDS, 0)
-    try:
-        lines = Path("/proc/stat").read_text().splitlines()
-    except OSError:
-        return None
-    found = 0
-    for line in lines:
-        name, *values = line.split()
-        if name in labels:
-            found += 1
-            for field_name, value in zip(CPU_FIELDS, values):
-                totals[field_name] += int(value)
-    return totals if found == len(labels) else None
-
-
-def steal_share(before: dict[str, int] | None, after: dict[str, int] | None) -> float | None:
-    """The share of the CPUs' time the hypervisor gave to other machines ("steal")."""
-    if before is None or after is None:
-        return None
-    total = sum(after.values()) - sum(before.values())
-    return (after["steal"] - before["steal"]) / total if total > 0 else None
+class Failed(RuntimeError):
+    """No measurement: the server did not start or did not answer right, or wrk failed."""
 
 
 def pin(cpu: int | None) -> list[str]:
@@ -63,80 +32,62 @@ def pin(cpu: int | None) -> list[str]:
     return [] if cpu is None else ["taskset", "-c", str(cpu)]
 
 
-def can_pin() -> bool:
-    return shutil.which("taskset") is not None and hasattr(os, "sched_getaffinity")
+def wrk_command(url: str, mode: Mode, seconds: int, cpu: int | None) -> list[str]:
+    # One wrk thread: wrk gets one CPU. --timeout 2s is wrk's default, said explicitly:
+    # a slower answer counts as an error.
+    headers = [arg for header in mode.headers for arg in ("-H", header)]
+    return [*pin(cpu), "wrk", "-t", "1", "-c", str(mode.connections), "-d", f"{seconds}s", "--timeout", "2s",
+            "-s", str(LUA_REPORT), *headers, url + PATH]
 
 
-class WrkFailed(RuntimeError):
-    """wrk did not run, or printed no result."""
-
-
-class BadAnswer(RuntimeError):
-    """The server's answer to GET /hello_world is not a 200 with a JSON body."""
-
-
-def wrk_command(url: str, mode: Mode, seconds: int, threads: int, cpu: int | None) -> list[str]:
-    command = [
-        *pin(cpu), "wrk",
-        "-t", str(threads), "-c", str(mode.connections), "-d", f"{seconds}s",
-        "--timeout", "2s",  # wrk's default, said explicitly: slower answers count as errors
-        "-s", str(LUA_REPORT),
-    ]
-    for header in mode.headers:
-        command += ["-H", header]
-    return [*command, url + PATH]
-
-
-def run_wrk(url: str, mode: Mode, seconds: int, threads: int, cpu: int | None) -> dict:
-    """Run wrk once; return req/s, latencies (ms) and error counts."""
-    command = wrk_command(url, mode, seconds, threads, cpu)
+def run_wrk(url: str, mode: Mode, seconds: int, cpu: int | None) -> dict:
+    """Run wrk once; return req/s, latencies (ms) and error counts (report.lua's line)."""
     try:
         # wrk stops by itself after `seconds`; the timeout only guards against a hang.
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+        done = subprocess.run(wrk_command(url, mode, seconds, cpu), capture_output=True, text=True,
+                              timeout=seconds + 30)
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped wrk
-        raise WrkFailed(f"wrk did not finish in {seconds + 30} s") from exc
+        raise Failed(f"wrk did not finish in {seconds + 30} s") from exc
     for line in done.stdout.splitlines():
         if line.startswith("WRK_RESULT "):
-            raw = json.loads(line.removeprefix("WRK_RESULT "))
-            break
-    else:
-        raise WrkFailed(
-            f"wrk exited with code {done.returncode} without a result:\n"
-            f"{(done.stdout + done.stderr).strip()[-1500:]}"
-        )
-    seconds_measured = raw["duration_us"] / 1e6
-    errors = {kind: raw[kind] for kind in ERROR_KINDS}
-    return {
-        "rps": raw["requests"] / seconds_measured if seconds_measured else 0.0,
-        "requests": raw["requests"],
-        "seconds": round(seconds_measured, 3),
-        "p50_ms": raw["p50_us"] / 1000,
-        "p99_ms": raw["p99_us"] / 1000,
-        "max_ms": raw["max_us"] / 1000,
-        "mean_ms": raw["mean_us"] / 1000,
-        "errors": errors,
-        "error_total": sum(errors.values()),
-    }
+            return json.loads(line.removeprefix("WRK_RESULT "))
+    output = (done.stdout + done.stderr).strip()[-1500:]
+    raise Failed(f"wrk exited with code {done.returncode} without a result:\n{output}")
 
 
-def check_answer(host: str, port: int) -> str | None:
-    """One GET /hello_world before any load: raise BadAnswer if it is not a 200 with JSON.
-
-    Returns a note if the JSON is not exactly {"hello": "world"} (step 04 says "back").
-    """
+def check_answer(host: str, port: int) -> None:
+    """One GET /hello_world before the load: Failed unless a 200 with {"hello": "world"}."""
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
         connection.request("GET", PATH, headers={"Connection": "close"})
         response = connection.getresponse()
-        raw = response.read()
+        status, body = response.status, response.read()
     except (OSError, http.client.HTTPException) as exc:
-        raise BadAnswer(f"GET {PATH} failed: {exc!r}") from exc
+        raise Failed(f"GET {PATH} failed: {exc!r}") from exc
     finally:
         connection.close()
-    if response.status != 200:
-        raise BadAnswer(f"GET {PATH} answered {response.status}: {raw[:200]!r}")
+    with contextlib.suppress(ValueError):  # a body that is not JSON
+        if status == 200 and json.loads(body) == EXPECTED:
+            return
+    raise Failed(f"GET {PATH} answered {status} {body[:200]!r}, not 200 {json.dumps(EXPECTED)}")
+
+
+def cpu_ticks(cpus: set[int]) -> tuple[int, int] | None:
+    """(steal, all) clock ticks of these CPUs so far, from /proc/stat (no CPUs: the
+    whole machine). None where there is no /proc (macOS): the figures are left out."""
+    names = {f"cpu{cpu}" for cpu in cpus} or {"cpu"}
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise BadAnswer(f"GET {PATH} answered a body that is not JSON: {raw[:200]!r}") from exc
-    return None if body == EXPECTED else f"answers {json.dumps(body)}"
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    # The columns: user nice system idle iowait irq softirq steal (then guest time,
+    # which is already counted in user and nice).
+    rows = [[int(value) for value in line.split()[1:9]] for line in lines if line.split()[0] in names]
+    return sum(row[7] for row in rows), sum(sum(row) for row in rows)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the CPUs' time the hypervisor gave to other machines ("steal")."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])

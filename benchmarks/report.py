@@ -21,63 +21,51 @@ GOALS = [
     ("solution >= 2x uvicorn + Starlette (keep-alive)", "solution", "starlette", "keepalive", 2.0),
     ("solution >= 0.85x ceiling (close)", "solution", CEILING, "close", 0.85),
     ("step 06 >= 0.85x ceiling (close)", "step06", CEILING, "close", 0.85),
+    # protoweb's access log is on by default: it should cost little next to the rest.
+    ("solution, access log on >= 0.8x access log off (keep-alive)", "solution-log", "solution", "keepalive", 0.8),
     # What step 09 teaches: the same requests on kept-alive connections, against step 08
     # opening a new connection for each.
     ("step 09 (keep-alive) >= 3x step 08 (a new connection per request)",
      "step09", "step08", "keepalive", 3.0, "close"),
     # For information only: uvicorn as `pip install uvicorn[standard]` runs it.
-    ("solution vs uvicorn on uvloop (keep-alive), for information",
-     "solution", "uvicorn-uvloop", "keepalive", None),
+    ("solution vs uvicorn on uvloop (keep-alive), for information", "solution", "uvicorn-uvloop", "keepalive", None),
 ]
-
-
-def _good(measurements, server, mode):
-    return {m["round"]: m for m in measurements
-            if m["server"] == server and m["mode"] == mode and m.get("rps") is not None}
+ERRORS_GOAL = "solution, 1000 keep-alive connections: 0 errors"
 
 
 def round_ratios(measurements, server, reference, mode, reference_mode=None):
     """server req/s / reference req/s, for each round in which both were measured (the
     reference in ``reference_mode``, by default the same mode)."""
-    mine, theirs = _good(measurements, server, mode), _good(measurements, reference, reference_mode or mode)
-    return [mine[r]["rps"] / theirs[r]["rps"]
-            for r in sorted(mine) if r in theirs and theirs[r]["rps"] > 0]
+    def by_round(name, mode):
+        return {m["round"]: m["rps"] for m in measurements
+                if m["server"] == name and m["mode"] == mode and m["rps"] is not None}
+
+    mine, theirs = by_round(server, mode), by_round(reference, reference_mode or mode)
+    return [mine[r] / theirs[r] for r in sorted(mine) if theirs.get(r)]
 
 
 def summarize(measurements, plan):
-    """One row per (server, mode) of the plan, in the plan's order."""
+    """One row per (server, loop, mode, mode label, notes) of the plan, in its order."""
     rows = []
     for server, loop, mode, mode_label, notes in plan:
         runs = [m for m in measurements if m["server"] == server and m["mode"] == mode]
-        good = [m for m in runs if m.get("rps") is not None]
+        good = [m for m in runs if m["rps"] is not None]
         rps = [m["rps"] for m in good]
-        errors = {}
-        for m in good:
-            for kind, count in m["errors"].items():
-                errors[kind] = errors.get(kind, 0) + count
+        notes = list(dict.fromkeys([*notes, *(note for m in runs for note in m.get("notes", []))]))
+        if len(good) < len(runs):
+            notes.append(f"{len(runs) - len(good)} of {len(runs)} runs failed")
+        steal = max((m["steal"] for m in good if m.get("steal") is not None), default=0)
+        if steal >= NOISY_STEAL:
+            notes.append(f"steal up to {steal:.0%}")
         ratios = round_ratios(measurements, server, CEILING, mode)
-        row_notes = list(notes)
-        for m in runs:
-            for note in m.get("notes", []):
-                if note not in row_notes:
-                    row_notes.append(note)
-        failed = len(runs) - len(good)
-        if failed:
-            row_notes.append(f"{failed} of {len(runs)} runs failed")
-        steal = [m["steal"] for m in good if m.get("steal") is not None]
-        if steal and max(steal) >= NOISY_STEAL:
-            row_notes.append(f"steal up to {max(steal):.0%}")
         rows.append({
-            "server": server, "loop": loop, "mode": mode, "mode_label": mode_label,
-            "rounds": len(good),
+            "server": server, "loop": loop, "mode": mode, "mode_label": mode_label, "rounds": len(good),
             "rps_median": median(rps) if rps else None,
-            "rps_min": min(rps) if rps else None,
-            "rps_max": max(rps) if rps else None,
+            "rps_min": min(rps, default=None), "rps_max": max(rps, default=None),
             "p99_ms_median": median(m["p99_ms"] for m in good) if good else None,
-            "errors": errors, "error_total": sum(errors.values()),
-            "ratios": ratios,
-            "ratio_median": median(ratios) if ratios else None,
-            "notes": row_notes,
+            "error_total": sum(m["error_total"] for m in good),  # by kind: in the measurements
+            "ratios": ratios, "ratio_median": median(ratios) if ratios else None,
+            "notes": notes,
         })
     return rows
 
@@ -87,104 +75,98 @@ def check_goals(measurements):
     for text, server, reference, mode, target, *reference_mode in GOALS:
         ratios = round_ratios(measurements, server, reference, mode, *reference_mode)
         value = median(ratios) if ratios else None
-        if value is None:
-            verdict = "n/a (not measured)"
-        elif target is None:
-            verdict = "info"
-        else:
-            verdict = "PASS" if value >= target else "FAIL"
+        verdict = ("n/a (not measured)" if value is None else "info" if target is None
+                   else "PASS" if value >= target else "FAIL")
         results.append({"goal": text, "value": value, "target": target,
                         "rounds": len(ratios), "verdict": verdict})
-    # The last goal is about errors, not speed.
+    # The last goal is about errors, not speed: a failed run counts against it too.
     runs = [m for m in measurements if m["server"] == "solution" and m["mode"] == "c1000"]
-    errors = sum(m["error_total"] for m in runs if m.get("rps") is not None)
-    failed = sum(1 for m in runs if m.get("rps") is None)
-    if not runs:
-        verdict = "n/a (not measured)"
-    else:
-        verdict = "PASS" if errors == 0 and failed == 0 else "FAIL"
-    results.append({"goal": "solution, 1000 keep-alive connections: 0 errors",
-                    "value": errors if runs else None, "target": 0,
-                    "rounds": len(runs) - failed, "verdict": verdict})
+    good = [m for m in runs if m["rps"] is not None]
+    errors = sum(m["error_total"] for m in good)
+    verdict = "n/a (not measured)" if not runs else "PASS" if errors == 0 and good == runs else "FAIL"
+    results.append({"goal": ERRORS_GOAL, "value": errors if runs else None, "target": 0,
+                    "rounds": len(good), "verdict": verdict})
     return results
 
 
-def steal_summary(measurements, advice=False):
-    """One line on how much CPU the hypervisor took during the measurements, or None;
-    with ``advice``, what to make of it when measurements were flagged."""
+def steal_summary(measurements):
+    """One line on how much CPU the VM's host took during the measurements (None without /proc)."""
     steal = sorted(m["steal"] for m in measurements if m.get("steal") is not None)
     if not steal:
         return None
-    noisy = sum(1 for value in steal if value >= NOISY_STEAL)
-    text = (f"steal (CPU time the VM's host gave to others) per measurement: "
+    line = (f"steal (CPU time the VM's host gave to others) per measurement: "
             f"median {median(steal):.0%}, max {steal[-1]:.0%}")
+    noisy = sum(value >= NOISY_STEAL for value in steal)
     if noisy:
-        text += f"; {noisy} of {len(steal)} measurements at {NOISY_STEAL:.0%} or more"
-        if advice:
-            text += ": the machine was busy, ratios are less certain (rerun when it is quiet)"
-    return text
+        line += f"; {noisy} of {len(steal)} at {NOISY_STEAL:.0%} or more: ratios less certain, rerun when it is quiet"
+    return line
 
 
-# -- text -------------------------------------------------------------------------
+def show(data, png):
+    """Print a run's table, goals and steal, and draw its plot into ``png``. ``data`` is
+    what run.py saves as JSON; the rows and the goals are added to it."""
+    measurements, meta, machine = data["measurements"], data["meta"], data["meta"]["machine"]
+    rows = data["rows"] = summarize(measurements, data["plan"])
+    goals = data["goals"] = check_goals(measurements)
+    label = "SMOKE RUN (--quick), not a result" if meta["quick"] else "benchmark"
+    print(f"\n{label}: {meta['rounds_done']} of {meta['rounds']} rounds, {meta['duration']} s each, "
+          f"wrk 1 thread; {machine['pinning']}; {machine['cpus']} CPUs, Python {machine['python']}")
+    print(table(rows))
+    short = meta["rounds_done"] < 3 or meta["duration"] < 10
+    print("\nGoals (median of per-round ratios)"
+          + (": fewer than 3 rounds or under 10 s each, NOT MEANINGFUL, only a smoke test" if short else ":"))
+    for goal in goals:
+        if goal["value"] is None:
+            value = "-"
+        else:
+            value = f"{goal['value']:,} errors" if goal["goal"] == ERRORS_GOAL else f"{goal['value']:.2f}x"
+        print(f"  {goal['verdict']:<20} {value:>12}  {goal['goal']}  [{goal['rounds']} rounds]")
+    steal = steal_summary(measurements)
+    if steal:
+        print(f"\n{steal[0].upper()}{steal[1:]}")
 
-def _int(x):
-    return "-" if x is None else f"{x:,.0f}"
-
-
-def _errors(row):
-    if not row["error_total"]:
-        return "0"
-    parts = ", ".join(f"{kind} {n:,}" for kind, n in row["errors"].items() if n)
-    return f"{row['error_total']:,} ({parts})"
-
-
-def _ratio(row):
-    if row["ratio_median"] is None:
-        return "-"
-    low, high = min(row["ratios"]), max(row["ratios"])
-    return f"{row['ratio_median']:.2f} ({low:.2f}-{high:.2f})"
+    title = "Requests per second relative to the ceiling server (higher is better)"
+    if meta["quick"]:
+        title = "SMOKE RUN (--quick), not a result\n" + title
+    subtitle = (f"{meta['started']} | median of {meta['rounds_done']} interleaved rounds, "
+                f"{meta['duration']} s each, whiskers min-max | wrk on loopback, {machine['pinning']} | "
+                f"{machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown CPU'}), Python {machine['python']}")
+    if steal:
+        subtitle += "\n" + steal
+    try:
+        plot(rows, png, title, subtitle)
+        print(f"\nPlot:    {png}")
+    except Exception as exc:  # a plot problem must not lose the measurements
+        print(f"\n! could not draw the plot: {exc!r}")
 
 
 def table(rows):
-    """A Markdown table, aligned so it also reads well in a terminal."""
-    header = ["server", "loop", "mode", "req/s (median)", "min-max", "p99 ms",
-              "errors", "x ceiling (min-max)", "notes"]
-    lines = [header]
+    """A Markdown table, aligned so that it also reads well in a terminal."""
+    def number(x):
+        return "-" if x is None else f"{x:,.0f}"
+
+    lines = [["server", "loop", "mode", "req/s (median)", "min-max", "p99 ms", "errors", "x ceiling (min-max)",
+              "notes"]]
     for row in rows:
+        ratio, ratios = row["ratio_median"], row["ratios"]
         lines.append([
-            row["server"], row["loop"], row["mode_label"],
-            _int(row["rps_median"]),
-            "-" if row["rps_min"] is None else f"{_int(row['rps_min'])}-{_int(row['rps_max'])}",
+            row["server"], row["loop"], row["mode_label"], number(row["rps_median"]),
+            f"{number(row['rps_min'])}-{number(row['rps_max'])}" if row["rps_min"] is not None else "-",
             "-" if row["p99_ms_median"] is None else f"{row['p99_ms_median']:.2f}",
-            _errors(row), _ratio(row), "; ".join(row["notes"]),
+            f"{row['error_total']:,}",
+            "-" if ratio is None else f"{ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
+            "; ".join(row["notes"]),
         ])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     numeric = {3, 4, 5, 6, 7}  # right-aligned columns
 
-    def fmt(cells):
-        padded = [c.rjust(w) if i in numeric else c.ljust(w)
-                  for i, (c, w) in enumerate(zip(cells, widths))]
-        return "| " + " | ".join(padded) + " |"
+    def line(cells):
+        return "| " + " | ".join(cell.rjust(width) if i in numeric else cell.ljust(width)
+                                 for i, (cell, width) in enumerate(zip(cells, widths))) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in numeric else ("-" * (w + 2))
-                          for i, w in enumerate(widths)) + "|"
-    return "\n".join([fmt(lines[0]), rule, *map(fmt, lines[1:])])
+    rule = ["-" * (width - 1) + ":" if i in numeric else "-" * width for i, width in enumerate(widths)]
+    return "\n".join(map(line, [lines[0], rule, *lines[1:]]))
 
-
-def goals_text(goals):
-    out = []
-    for g in goals:
-        if g["value"] is None:
-            value = "-"
-        elif g["goal"].endswith("0 errors"):
-            value = f"{g['value']:,} errors"
-        else:
-            value = f"{g['value']:.2f}x"
-        out.append(f"  {g['verdict']:<20} {value:>12}  {g['goal']}  [{g['rounds']} rounds]")
-    return "\n".join(out)
-
-
-# -- plot -------------------------------------------------------------------------
 
 def plot(rows, path, title, subtitle):
     """Bars of the median ratio to the ceiling per server and mode; whiskers min-max."""
@@ -201,17 +183,14 @@ def plot(rows, path, title, subtitle):
     ceiling_rps = {r["mode"]: r["rps_median"] for r in rows if r["server"] == CEILING}
 
     fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(servers) + 2), 5.2), dpi=110)
-    width = 0.8 / max(1, len(modes))
+    width = 0.8 / len(modes)
     for i, (mode, label) in enumerate(modes):
-        xs, heights, low, high = [], [], [], []
-        for x, server in enumerate(servers):
-            row = next((r for r in shown if r["server"] == server and r["mode"] == mode), None)
-            if row is None:
-                continue
-            xs.append(x + (i - (len(modes) - 1) / 2) * width)
-            heights.append(row["ratio_median"])
-            low.append(row["ratio_median"] - min(row["ratios"]))
-            high.append(max(row["ratios"]) - row["ratio_median"])
+        bars = [(x + (i - (len(modes) - 1) / 2) * width, r) for x, server in enumerate(servers)
+                for r in shown if r["server"] == server and r["mode"] == mode]
+        xs = [x for x, _ in bars]
+        heights = [r["ratio_median"] for _, r in bars]
+        low = [r["ratio_median"] - min(r["ratios"]) for _, r in bars]
+        high = [max(r["ratios"]) - r["ratio_median"] for _, r in bars]
         reference = ceiling_rps.get(mode)
         legend = f"{label} (ceiling {reference:,.0f} req/s)" if reference else label
         ax.bar(xs, heights, width, yerr=[low, high], capsize=3, label=legend)
@@ -227,6 +206,5 @@ def plot(rows, path, title, subtitle):
     # Above the plot area, under the title: never on top of a bar.
     ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(modes), frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)

@@ -38,14 +38,11 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """A server script running in its own process, with its output kept line by line.
 
-    stdout and stderr are merged into ``lines``: the order of log lines and tracebacks
-    is the order the server wrote them in. They are read through a pipe by a thread,
-    or, with ``log_file``, written by the server straight into that file (under load,
-    a reader thread here would compete with the server for the CPU).
+    stdout and stderr are merged into ``lines``, so log lines and tracebacks keep the
+    order the server wrote them in. A thread reads them from a pipe as they come.
 
-    ``args`` go after the script, before ``--host H --port P``; ``prefix`` goes before
-    the whole command (e.g. ``["taskset", "-c", "1"]`` to pin it to a CPU). ``module``
-    runs ``python -m MODULE`` instead of a script; ``ready`` is the line that gives the
+    ``args`` go after the script, before ``--host H --port P``. ``module`` runs
+    ``python -m MODULE`` instead of a script; ``ready`` is the line that gives the
     address the server listens on; ``workers`` (uvicorn's) each say when they are ready.
     """
 
@@ -58,8 +55,6 @@ class ServerProcess:
         startup_timeout: float = 10.0,
         env: dict[str, str] | None = None,
         cwd: str | os.PathLike | None = None,
-        prefix: list[str] | tuple[str, ...] = (),
-        log_file: str | os.PathLike | None = None,
         module: str | None = None,
         ready: re.Pattern[str] = LISTENING,
         workers: int = 0,
@@ -72,13 +67,12 @@ class ServerProcess:
         self.startup_timeout = startup_timeout
         self.env = env
         self.cwd = Path(cwd) if cwd is not None else self.script.parent
-        self.prefix = list(prefix)
-        self.log_file = Path(log_file) if log_file is not None else None
         self.host: str = host
         self.port: int = port
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
-        self._new_line = threading.Condition()
+        self._new_line = threading.Condition()  # guards `lines` and `_output_ended`
+        self._output_ended = True  # no process, no output to wait for
         self._reader: threading.Thread | None = None
 
     @classmethod
@@ -96,33 +90,23 @@ class ServerProcess:
         if not self.script.is_file():
             raise ServerError(f"no such server script: {self.script}")
         target = ["-m", self.module] if self.module else [str(self.script)]
-        command = [*self.prefix, sys.executable, "-u", "-m", "harness.launch", *target, *self.args]
-        if self.log_file is not None:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_file, "wb")  # noqa: SIM115 (the child keeps its own copy)
-        else:
-            output = subprocess.PIPE
-        try:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.cwd,
-                env={**os.environ, **(self.env or {})},
-                stdin=subprocess.PIPE,  # the server stops when this pipe closes (harness.launch)
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                text=True,
-                encoding="utf-8",
-                errors="backslashreplace",
-                # Same process group as us: Ctrl-C in a terminal, or "Interrupt kernel" in
-                # Jupyter (SIGINT to the kernel's group), stops the server too. If we die
-                # without a chance to stop it, its stdin closes and it stops itself.
-            )
-        finally:
-            if output is not subprocess.PIPE:
-                output.close()
-        if self.log_file is None:
-            self._reader = threading.Thread(target=self._read_output, daemon=True)
-            self._reader.start()
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "harness.launch", *target, *self.args],
+            cwd=self.cwd,
+            env={**os.environ, **(self.env or {})},
+            stdin=subprocess.PIPE,  # the server stops when this pipe closes (harness.launch)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",
+            # Same process group as us: Ctrl-C in a terminal, or "Interrupt kernel" in
+            # Jupyter (SIGINT to the kernel's group), stops the server too. If we die
+            # without a chance to stop it, its stdin closes and it stops itself.
+        )
+        self._output_ended = False
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
         atexit.register(self.stop)
         try:
             found = self.wait_for(self.ready, timeout=self.startup_timeout)
@@ -187,34 +171,23 @@ class ServerProcess:
     # -- the log -------------------------------------------------------------------
 
     def _read_output(self) -> None:
+        """The reader thread: append each line the server writes, and wake up waiters."""
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             with self._new_line:
                 self.lines.append(line.rstrip("\n"))
                 self._new_line.notify_all()
-        with self._new_line:  # end of output: wake up anyone still waiting
+        with self._new_line:  # end of output: no more lines will come
+            self._output_ended = True
             self._new_line.notify_all()
-
-    def _reload(self) -> None:
-        """With a log file, read the lines the server has written so far."""
-        if self.log_file is not None and self.log_file.exists():
-            text = self.log_file.read_text(encoding="utf-8", errors="backslashreplace")
-            self.lines = text.splitlines()
-
-    def _output_ended(self) -> bool:
-        if self.log_file is not None:
-            return self.process is None or self.process.poll() is not None
-        return self._reader is None or not self._reader.is_alive()
 
     def mark(self) -> int:
         """A position in the log; pass it as ``since`` to look only at newer lines."""
         with self._new_line:
-            self._reload()
             return len(self.lines)
 
     def log(self, since: int = 0) -> str:
         with self._new_line:
-            self._reload()
             return "\n".join(self.lines[since:])
 
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0,
@@ -224,16 +197,14 @@ class ServerProcess:
 
         A string is looked for as it is (no regular-expression syntax, so a URL with
         ``?`` in it just works); pass ``re.compile(...)`` for a regular expression.
-        Raises ServerError if the server exits first or ``timeout`` seconds pass.
+        Raises ServerError if the server's output ends first or ``timeout`` seconds pass.
         """
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
         deadline = time.monotonic() + timeout
         index = since
         seen = 0
-        with self._new_line:
+        with self._new_line:  # the reader cannot add a line while we hold this
             while True:
-                finished = self._output_ended()  # before reading: no line can be missed
-                self._reload()
                 while index < len(self.lines):
                     found = regex.search(self.lines[index])
                     index += 1
@@ -242,15 +213,14 @@ class ServerProcess:
                         if seen == count:
                             return found
                 left = deadline - time.monotonic()
-                if finished or left <= 0:
-                    why = "the server's output ended" if finished else f"{timeout:g} s passed"
+                if self._output_ended or left <= 0:
+                    why = "the server's output ended" if self._output_ended else f"{timeout:g} s passed"
                     lines = "a line" if count == 1 else f"{count} lines ({seen} so far)"
                     raise ServerError(
                         f"{why} before {lines} matched {regex.pattern!r}.\n"
                         f"Server: {self.script}\nIts output:\n{self.log() or '(nothing)'}"
                     )
-                # A reader thread wakes us for each new line; a log file has to be polled.
-                self._new_line.wait(left if self.log_file is None else min(left, 0.02))
+                self._new_line.wait(left)  # woken by each new line, and at the end
 
 
 def run_script(script: str | os.PathLike, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:

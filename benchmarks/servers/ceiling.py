@@ -1,13 +1,11 @@
 """The ceiling: the least an asyncio server can do to answer GET /hello_world.
 
-A bare asyncio.Protocol with the httptools parser and responses computed once at
-start-up: no request object, no routing table beyond one dict lookup, no task per
-request, no JSON encoding. Every server in the benchmark is compared with this one
-in the same round; no Python asyncio server can do much better on the same loop.
-
-It still speaks HTTP/1.1 correctly: it keeps the connection open unless the client
-asked to close it (or spoke HTTP/1.0 without keep-alive), answers pipelined requests
-in order, and answers 404 for any other URL and 400 for bytes that are not HTTP.
+A bare asyncio.Protocol with the httptools parser and answers computed at start-up: no
+request object, no routing, no Task, no JSON encoding per request. Every server is
+compared with this one, in the same round: no Python server on the same loop can do
+much better. It still speaks HTTP/1.1 correctly: keep-alive unless the client asks to
+close (or speaks HTTP/1.0), pipelined requests answered in order, 404 for any other
+URL, 400 for bytes that are not HTTP.
 """
 
 import asyncio
@@ -15,32 +13,21 @@ import json
 
 import httptools
 
-from common import HELLO, announce, listen, parse_args
+from common import HELLO, announce, arguments, listen
 
 
 def response(status, body, keep_alive):
     """The complete bytes of one response, head and body."""
     body = json.dumps(body).encode("utf-8")
-    head = (
-        f"HTTP/1.1 {status}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        # Said explicitly both ways, so HTTP/1.0 clients read it right too.
-        f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n"
-        "\r\n"
-    )
+    # Connection is said both ways, so that HTTP/1.0 clients read it right too.
+    head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
     return head.encode("ascii") + body
 
 
-# (URL, keep_alive) -> response bytes; anything else gets NOT_FOUND.
-RESPONSES = {
-    (b"/hello_world", True): response("200 OK", HELLO, keep_alive=True),
-    (b"/hello_world", False): response("200 OK", HELLO, keep_alive=False),
-}
-NOT_FOUND = {
-    True: response("404 Not Found", {"message": "Not Found"}, keep_alive=True),
-    False: response("404 Not Found", {"message": "Not Found"}, keep_alive=False),
-}
+# Whether the connection stays open -> the whole answer.
+HELLO_WORLD = {keep: response("200 OK", HELLO, keep) for keep in (True, False)}
+NOT_FOUND = {keep: response("404 Not Found", {"message": "Not Found"}, keep) for keep in (True, False)}
 BAD_REQUEST = response("400 Bad Request", {"message": "Bad Request"}, keep_alive=False)
 
 
@@ -73,7 +60,7 @@ class Ceiling(asyncio.Protocol):
         if self.transport.is_closing():  # pipelined after a request that closed
             return
         keep_alive = self.parser.should_keep_alive()
-        answer = RESPONSES.get((self.url, keep_alive)) or NOT_FOUND[keep_alive]
+        answer = (HELLO_WORLD if self.url == b"/hello_world" else NOT_FOUND)[keep_alive]
         self.transport.write(answer)
         if not keep_alive:
             self.transport.close()  # after the write: asyncio sends the buffer first
@@ -88,13 +75,8 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.splitlines()[0])
+    args = arguments(__doc__.splitlines()[0]).parse_args()
     try:
-        if args.loop == "uvloop":
-            import uvloop
-
-            uvloop.run(main(args))
-        else:
-            asyncio.run(main(args))
+        asyncio.run(main(args))
     except KeyboardInterrupt:
         print("Server stopped", flush=True)

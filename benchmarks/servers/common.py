@@ -1,15 +1,9 @@
-"""What every benchmark server shares: its command line, its listening socket, its loop.
+"""What every benchmark server shares: its command line and its listening socket.
 
-All servers start the same way as the tutorial's step servers:
-
-    python SCRIPT --host 127.0.0.1 --port 0 [--loop asyncio|uvloop]
-
-and print ``Listening on HOST:PORT`` (flushed) once the socket is bound, so the
-runner (and harness.launch) can start every one of them with the same code.
-
-We bind the socket ourselves and hand it to the framework (uvicorn, aiohttp) so that
-"port 0 picks a free port" and the readiness line work the same for everyone, and
-so that every server gets the same listen backlog.
+Every server starts as the tutorial's step servers do, ``python SCRIPT --host H --port 0``,
+and prints ``Listening on HOST:PORT`` once its socket listens. We bind the socket
+ourselves and hand it to the framework (uvicorn, aiohttp), so that this works the same
+for everyone, and every server gets the same listen backlog.
 """
 
 import argparse
@@ -24,17 +18,12 @@ BACKLOG = 2048
 HELLO = {"hello": "world"}
 
 
-def parse_args(description):
+def arguments(description):
+    """The options every server takes; add more before calling parse_args()."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument(
-        "--loop",
-        choices=["asyncio", "uvloop"],
-        default="asyncio",
-        help="the event loop: the standard library's (default) or uvloop",
-    )
-    return parser.parse_args()
+    return parser
 
 
 def listen(host, port):
@@ -66,27 +55,20 @@ def announce(sock):
 
 
 def run_uvicorn(app, description):
-    """Serve an ASGI app with uvicorn, one worker, on a socket we bound ourselves,
-    until Ctrl-C; ``description`` is the script's --help line.
+    """Serve an ASGI app with uvicorn, one worker, until Ctrl-C.
 
-    Settings chosen for speed, as in any fair benchmark: the httptools parser
-    (uvicorn's fastest), no access log, no lifespan. The loop is the one asked for:
-    uvicorn's own default ("auto") would pick uvloop whenever it is installed.
+    Set for speed, as in any fair benchmark: the httptools parser (uvicorn's fastest),
+    no access log, no lifespan. The loop is the one asked for: uvicorn's own default
+    ("auto") would pick uvloop whenever it is installed.
     """
-    args = parse_args(description)
+    parser = arguments(description)
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    args = parser.parse_args()
     import uvicorn
 
     sock = listen(args.host, args.port)
-    config = uvicorn.Config(
-        app,
-        loop=args.loop,
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        backlog=BACKLOG,
-        timeout_graceful_shutdown=2,
-    )
+    config = uvicorn.Config(app, loop=args.loop, http="httptools", lifespan="off", access_log=False,
+                            log_level="warning", backlog=BACKLOG, timeout_graceful_shutdown=2)
     announce(sock)  # connections wait in the backlog until uvicorn accepts them
     try:
         uvicorn.Server(config).run(sockets=[sock])
