@@ -105,7 +105,8 @@ def test_the_help_example_works_from_the_repository_root():
     command = re.search(r"python -m protoweb (\S+ --app-dir \S+)", shown)
     assert command, shown
     location, _, app_dir = command.group(1).partition(" --app-dir ")
-    srv = ServerProcess(root / "README.md", location, "--app-dir", app_dir, module="protoweb", cwd=root).start()
+    srv = ServerProcess(EXAMPLES / "hello_world.py", location, "--app-dir", app_dir, module="protoweb", cwd=root)
+    srv.start()
     try:
         answer = exchange(srv.host, srv.port, request("GET", "/hello_world"), until_closed=False)
         assert answer.json() == {"hello": "world"}, answer.explain()
