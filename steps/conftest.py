@@ -13,6 +13,12 @@ uvicorn, an existing ASGI server.
 
 After a server stops we check its log for DeprecationWarnings: the step code must
 keep working on every Python from 3.10 on, and a deprecation is how that breaks first.
+
+One mistake, one failure: when a server's answer is not HTTP/1.1 at all (a bare \\n
+ending a line, a Content-Length that counts characters), the first check that sees it
+fails with the whole story (harness.wire.FramingFailure), and every later check of the
+same server file that fails for the same problem is skipped, in one line that points
+back to it. A server whose answers are valid HTTP never sees one of these skips.
 """
 
 from __future__ import annotations
@@ -25,15 +31,64 @@ import pytest
 
 from harness import ServerProcess
 from harness.process import run_script
+from harness import FramingFailure
 
 CLIENT_TIMEOUT = 20.0
 
 
 def _server_script(request: pytest.FixtureRequest) -> Path:
-    chosen = request.config.getoption("--server") or os.environ.get("STEP_SERVER")
+    return _script_for(request.config, Path(request.module.__file__))
+
+
+def _script_for(config: pytest.Config, test_file: Path) -> Path:
+    chosen = config.getoption("--server") or os.environ.get("STEP_SERVER")
     if chosen:
         return Path(chosen).resolve()
-    return Path(request.module.__file__).parent / "server.py"
+    return test_file.parent / "server.py"
+
+
+# (server file, kind of problem) -> the test (node id) that showed it in full
+_FRAMING_SHOWN: dict[tuple[Path, str], str] = {}
+
+
+def _framing_failure(error: BaseException | None) -> FramingFailure | None:
+    """The FramingFailure behind ``error``, if any: a test may catch one and raise its own
+    AssertionError with more advice, which still has the FramingFailure as its cause."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, FramingFailure):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """The first framing failure of a server file fails in full; a later test that fails
+    because of the same problem is skipped with a one-line reason instead."""
+    try:
+        return (yield)
+    except Exception as error:
+        failure = _framing_failure(error)
+        if failure is None:
+            raise
+        problem = failure.problem
+        item.framing_failure = problem  # for a fixture's teardown: the test already said what is wrong
+        first = _FRAMING_SHOWN.setdefault((_script_for(item.config, item.path), problem.kind), item.nodeid)
+        if first == item.nodeid:
+            failure.args = (f"{failure.args[0]}\n(Fix this first: the step's other checks that fail for the same "
+                            "reason are skipped, with 'see the framing failure above'.)",)
+            raise
+        # The same reason for every such skip: pytest's summary folds them into one line.
+        pytest.skip(f"see the framing failure above ({first.split('::')[-1]}: {problem.summary})")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """List the skipped checks in the short summary (as ``-rs`` would), so that each one
+    shows its reason: the framing failure it comes from."""
+    if _FRAMING_SHOWN and "s" not in terminalreporter.reportchars:
+        terminalreporter.reportchars += "s"
 
 
 def _assert_no_deprecations(server: ServerProcess) -> None:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from harness import request
-from harness.checks import TRACEBACK_END, assert_no_answer, assert_stops_cleanly, http, interleave, json_response, random_word, send
+from harness.checks import TRACEBACK_END, assert_no_answer, assert_valid_http, assert_stops_cleanly, http, interleave, json_response, random_word, send
 
 HELLO = {"hello": "back"}
 
@@ -21,6 +21,7 @@ def test_get_hello_world_is_a_complete_json_response(server):
 def test_the_bytes_on_the_wire(server):
     """Status line, CRLF after every line, an empty line, then exactly Content-Length bytes."""
     ex = send(server, request("GET", "/hello_world"))
+    ex.response  # the strict parse first: a framing mistake fails here, named, with its fix
     head, _, body = ex.received.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     assert lines[0] == b"HTTP/1.1 200 OK", ex.explain()
@@ -34,6 +35,7 @@ def test_query_string_routes_to_the_same_handler(server):
 
 
 def test_requests_library(server):
+    assert_valid_http(server, request("GET", "/hello_world"))
     response = http("GET", f"{server.url}/hello_world")
     assert response.status_code == 200 and response.reason == "OK"
     assert response.headers["Content-Type"] == "application/json"
@@ -42,6 +44,7 @@ def test_requests_library(server):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl(server):
+    assert_valid_http(server, request("GET", "/hello_world"))  # curl accepts a bare \n: check the bytes first
     done = subprocess.run(["curl", "-sSi", "--max-time", "3", f"{server.url}/hello_world"],
                           capture_output=True, timeout=10)
     assert done.returncode == 0, done.stderr
@@ -73,6 +76,8 @@ def test_two_clients_at_once_each_get_their_answer(server):
 
 
 def test_many_clients_at_once(server):
+    assert_valid_http(server, request("GET", "/hello_world"))
+
     def get(_):
         return http("GET", f"{server.url}/hello_world", timeout=5).json()
 
@@ -87,6 +92,7 @@ def test_bad_input_does_not_stop_the_server(server):
 
 
 def test_client_prints_the_response(server, run_client):
+    assert_valid_http(server, request("GET", "/hello_world"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert "HTTP/1.1 200 OK" in done.stdout and '{"hello": "back"}' in done.stdout

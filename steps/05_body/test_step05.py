@@ -8,6 +8,7 @@ from harness.checks import (
     TRACEBACK_END,
     assert_no_answer,
     assert_stops_cleanly,
+    assert_valid_http,
     http,
     interleave,
     json_response,
@@ -50,6 +51,7 @@ def test_non_ascii_round_trips_with_a_byte_content_length(server):
 
 
 def test_the_articles_post_example(server):
+    assert_valid_http(server, request("POST", "/hello_world", '{"key1": "value1", "key2": "value2"}', JSON))
     response = http("POST", f"{server.url}/hello_world", json={"key1": "value1", "key2": "value2"})
     assert response.status_code == 200
     assert response.content == b'{"key1": "value1", "key2": "value2", "hello": "back"}'
@@ -128,6 +130,7 @@ def test_a_client_that_hangs_up_mid_body_does_not_hurt(server):
 
 
 def test_client_prints_both_responses(server, run_client):
+    assert_valid_http(server, request("GET", "/hello_world"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert '{"hello": "world"}' in done.stdout

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from harness import request
-from harness.checks import TRACEBACK_END, assert_stops_cleanly, interleave, json_response, random_text, random_word, send
+from harness.checks import TRACEBACK_END, assert_stops_cleanly, assert_valid_http, interleave, json_response, random_text, random_word, send
 
 JSON = {"Content-Type": "application/json"}
 NOT_FOUND = {"message": "Not Found"}
@@ -33,6 +33,7 @@ def test_the_articles_not_created_example(server):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_articles_curl_command(server):
+    assert_valid_http(server, request("POST", "/not_created", ARTICLE_BODY, JSON))  # curl accepts a bare \n
     done = subprocess.run(
         ["curl", "-sS", "--max-time", "3", "-X", "POST", "-H", "Content-Type: application/json",
          "-d", ARTICLE_BODY, f"{server.url}/not_created"],
@@ -75,6 +76,7 @@ def test_bad_input_does_not_stop_the_server(server):
 
 
 def test_client_prints_all_three_responses(server, run_client):
+    assert_valid_http(server, request("GET", "/hello_world"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert "HTTP/1.1 404 Not Found" in done.stdout and '{"message": "Not Found"}' in done.stdout

@@ -12,6 +12,7 @@ from harness.checks import (
     NON_ASCII,
     TRACEBACK_END,
     assert_stops_cleanly,
+    assert_valid_http,
     http,
     interleave,
     json_response,
@@ -217,6 +218,7 @@ def test_the_routes_of_step_06_still_work(server):
 
 
 def test_requests_sends_the_name_percent_encoded(server):
+    assert_valid_http(server, request("GET", "/hello/J%C3%BCrgen"))  # requests accepts a bare \n
     response = http("GET", f"{server.url}/hello/Jürgen")  # requests encodes it: /hello/J%C3%BCrgen
     assert response.status_code == 200 and response.json() == {"hello": "Jürgen"}, response.content
     response = http("GET", f"{server.url}/echo_query", params=[("q", "a"), ("q", "b"), ("empty", "")])
@@ -229,6 +231,8 @@ def test_requests_sends_the_name_percent_encoded(server):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl(server):
+    assert_valid_http(server, request("GET", "/hello/J%C3%BCrgen"))  # curl accepts a bare \n
+
     def curl(*args):
         done = subprocess.run(["curl", "-sS", "--max-time", "3", *args], capture_output=True, timeout=10)
         assert done.returncode == 0, done.stderr
@@ -249,6 +253,7 @@ def test_two_clients_at_once_each_get_their_answer(server):
 
 
 def test_client_prints_all_three_responses(server, run_client):
+    assert_valid_http(server, request("GET", "/hello/J%C3%BCrgen"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert '{"hello": "Jürgen"}' in done.stdout, done.stdout

@@ -20,6 +20,7 @@ from harness.checks import (
     NON_ASCII,
     TRACEBACK_END,
     assert_stops_cleanly,
+    assert_valid_http,
     json_response,
     random_text,
     random_word,
@@ -449,6 +450,7 @@ CURL_CASES = {
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("case", CURL_CASES.values(), ids=CURL_CASES.keys())
 def test_curl_sees_each_refusal(server, case):
+    assert_valid_http(server, b"HELLO? /hello_world HTTP/1.1\r\nHost: x\r\n\r\n")  # curl accepts a bare \n
     args, stdin, status = case
     done = subprocess.run(["curl", "-sS", "-i", "--max-time", "5", *args, f"{server.url}/hello_world"],
                           input=stdin, capture_output=True, timeout=10)
@@ -459,6 +461,7 @@ def test_curl_sees_each_refusal(server, case):
 
 
 def test_client_prints_the_413_and_the_400(server, run_client):
+    assert_valid_http(server, b"HELLO? /hello_world HTTP/1.1\r\nHost: x\r\n\r\n")  # the client shows anything
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert f"HTTP/1.1 413 {HTTPStatus(413).phrase}" in done.stdout, done.stdout

@@ -13,10 +13,13 @@ from urllib.parse import quote
 
 import pytest
 
-from harness import Connection, request
+from harness import request
+from harness import FramingFailure
 from harness.checks import (
     TRACEBACK_END,
     assert_stops_cleanly,
+    assert_valid_http,
+    connect,
     http,
     json_response,
     random_text,
@@ -37,20 +40,14 @@ NO_ANSWER_HINT = (
     "from http.HTTPStatus(code).phrase, which knows every code) leaves the client waiting.")
 
 
-def connect(server, timeout=3.0):
-    """A kept-alive connection whose failures also show what the server logged meanwhile."""
-    conn = Connection(server.host, server.port, timeout=timeout)
-    mark = server.mark()
-    conn.exchange.server_log = lambda: server.log(since=mark)
-    return conn
-
-
 def ask(conn, data, status, *expected, closes=False):
     """Send one request on a kept-alive connection, read its answer and check it as JSON;
     return the decoded body. With ``closes``, the answer must close the connection."""
     conn.send(data)
     try:
         conn.read_response()
+    except FramingFailure:  # an answer came, but not in HTTP/1.1: the hint below is beside the point
+        raise
     except AssertionError as error:
         raise AssertionError(f"{error}\n{NO_ANSWER_HINT}") from None
     if closes:
@@ -89,6 +86,7 @@ def test_headers_come_back_with_lower_case_names_and_values_intact(server):
 
 
 def test_headers_through_requests_keep_the_port_of_the_host(server):
+    assert_valid_http(server, request("GET", "/headers"))  # requests accepts a bare \n
     name, value = f"X-{random_word()}", f"{random_word()}:{random_word()}"
     answer = http("GET", f"{server.url}/headers", headers={name: value})
     assert answer.status_code == 200, answer.text
@@ -124,6 +122,7 @@ def test_invalid_json_gets_a_400_and_the_connection_stays_open(server):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_sees_the_headers_and_the_teapot(server):
+    assert_valid_http(server, request("GET", "/headers"))  # curl accepts a bare \n
     value = f"{random_word()}:{random_word()}"
     done = subprocess.run(["curl", "-sS", "--max-time", "3", "-H", f"X-Clock: {value}", f"{server.url}/headers"],
                           capture_output=True, text=True, timeout=10)
@@ -278,6 +277,7 @@ def test_an_idle_connection_is_closed_after_the_timeout(start_server):
 
 
 def test_client_prints_the_three_answers(server, run_client):
+    assert_valid_http(server, request("GET", "/headers"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert '"host": "localhost:8080"' in done.stdout, done.stdout

@@ -16,6 +16,7 @@ from harness import ServerError, chunked, request
 from harness.checks import (
     TRACEBACK_END,
     assert_stops_cleanly,
+    assert_valid_http,
     http,
     json_response,
     random_text,
@@ -43,7 +44,7 @@ def target(request):
     srv = request.getfixturevalue("server" if request.param == "own" else "uvicorn_server")
     mark = srv.mark()
     yield srv
-    if is_uvicorn(srv):
+    if is_uvicorn(srv) and not getattr(request.node, "framing_failure", None):  # (see steps/conftest.py)
         log = srv.log(since=mark)
         assert ASGI_CRASH not in log, (
             "an exception escaped app(scope, receive, send), so uvicorn logged it and answered "
@@ -190,6 +191,7 @@ def test_a_client_that_hangs_up_mid_body_gets_no_handler_run(target, start_uvico
 
 def test_a_real_client_and_curl(target):
     name = random_text()
+    assert_valid_http(target, request("GET", f"/hello/{quote(name)}"))  # requests and curl accept a bare \n
     answer = http("GET", f"{target.url}/hello/{quote(name)}")
     assert answer.status_code == 200 and answer.json() == {"hello": name}, answer.text
     if shutil.which("curl") is None:
@@ -239,6 +241,7 @@ def test_two_uvicorn_workers_answer_pid(uvicorn_server):
 
 
 def test_the_client_against_the_own_server(server, run_client):
+    assert_valid_http(server, request("GET", "/hello/J%C3%BCrgen"))  # the client shows what comes, valid or not
     done = run_client(server.port)
     assert done.returncode == 0, done.stderr
     assert '{"hello": "Jürgen"}' in done.stdout, done.stdout
@@ -246,6 +249,7 @@ def test_the_client_against_the_own_server(server, run_client):
 
 
 def test_the_client_against_uvicorn(uvicorn_server, run_client):
+    assert_valid_http(uvicorn_server, request("GET", "/hello/J%C3%BCrgen"))
     done = run_client(uvicorn_server.port)
     assert done.returncode == 0, done.stderr
     assert '{"hello": "Jürgen"}' in done.stdout and "server: uvicorn" in done.stdout, done.stdout
