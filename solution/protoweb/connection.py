@@ -115,19 +115,21 @@ class HTTPConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser: RequestParser = None  # type: ignore[assignment]  # made once the client is known
         self.client: tuple[str, int] | None = None
-        self.state = State.IDLE
-        self.deadline: float | None = None  # clock time at which the server's sweep acts on us
         self.keep_alive = True  # False: answer what is in flight, then close
         self.eof = False  # the client has closed its side
+        self._context = copy_context()  # what every request's own context starts as
+        # -- its state, and time
+        self.state = State.IDLE
+        self.deadline: float | None = None  # clock time at which the server's sweep acts on us
+        self._state_deadline: float | None = None  # when the current state's time is up
+        self._state_request = -1  # parser.requests_begun when the current state's clock started
+        # -- flow: neither side may make us hold an unbounded amount of data
         self._reading_paused = False
         self._writing_paused = False  # the client does not read: the send deadline runs
         self._unsent = 0  # bytes the client had not taken when the send deadline was set
-        self._context = copy_context()  # what every request's own context starts as
         # -- the requests
         self.queue: deque[Request | HTTPError] = deque()  # parsed, waiting for their turn
         self.task: asyncio.Task | None = None  # the handler at work (one at a time, in order)
-        self._state_deadline: float | None = None  # when the current state's time is up
-        self._state_request = -1  # parser.requests_begun when the current state's clock started
 
     # -- asyncio.Protocol: the transport calls these -----------------------------------
 
