@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         for field in dataclasses.fields(Config)
         if getattr(args, field.name) is not None
     }
+    try:
+        dataclasses.replace(app.config, **settings)  # Config checks its fields: say so in one line
+    except ValueError as error:
+        sys.exit(f"python -m protoweb: {error}")
     app.run(args.host, args.port, args.loop, **settings)
 
 

@@ -127,6 +127,7 @@ class HTTPConnection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False  # the client does not read: the send deadline runs
         self._unsent = 0  # bytes the client had not taken when the send deadline was set
+        self._draining = False  # idle in name, but the client is still taking our last answer
         # -- the requests
         self.queue: deque[Request | HTTPError] = deque()  # parsed, waiting for their turn
         self.task: asyncio.Task | None = None  # the handler at work (one at a time, in order)
@@ -212,8 +213,8 @@ class HTTPConnection(asyncio.Protocol):
         try:
             response = await self.dispatch(request)  # never raises, but can be cancelled
         except asyncio.CancelledError:
-            if self.transport is None:
-                raise  # we cancelled it ourselves (abort): nobody to answer
+            if self.transport is None or self.transport.is_closing():
+                raise  # we cancelled it ourselves (abort), or nobody is left to answer
             # A cancellation we did not ask for (say, a handler awaiting a task someone
             # else cancelled): who knows what state that left behind; the connection closes.
             logger.error("The handler for %s %s was cancelled", request.method, request.url)
@@ -311,6 +312,7 @@ class HTTPConnection(asyncio.Protocol):
         requests = self.parser.requests_begun
         if state is not self.state or requests != self._state_request:
             self.state, self._state_request = state, requests
+            self._draining = False
             seconds = {State.IDLE: self.config.keep_alive_timeout,
                        State.RECEIVING: self.config.request_timeout}.get(state)
             self._state_deadline = None if seconds is None else self.server_state.clock() + seconds
@@ -367,6 +369,24 @@ class HTTPConnection(asyncio.Protocol):
             self.state = State.DISCARDING  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
         elif self.state is State.IDLE:
+            self._idle_deadline_passed()
+
+    def _idle_deadline_passed(self) -> None:
+        """Close an idle connection, unless the client is still taking our last answer.
+
+        The idle clock starts when the answer is handed to the transport, but the kernel
+        can hold megabytes of it: a client reading it slowly is not idle, and closing now
+        would lose the request it sends next. While what it has not taken keeps falling,
+        wait; once it has taken everything, its idle time starts again.
+        """
+        unsent = self._unsent_bytes()
+        if unsent and (not self._draining or unsent < self._unsent):
+            self._draining, self._unsent = True, unsent
+            self._set_deadline(self.config.send_timeout)
+        elif self._draining and not unsent:
+            self._state_request = -1  # the idle clock starts again, now
+            self._update()
+        else:
             self._close()
 
     def shutdown(self) -> None:
@@ -376,7 +396,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # first: the cancelled handler then finds nobody to answer
         if self.task is not None:
             self.task.cancel()
-        if self.transport is not None:
-            self.transport.abort()

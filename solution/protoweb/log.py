@@ -57,12 +57,13 @@ class AccessLog:
     def for_server(cls, enabled: bool) -> AccessLog | None:
         """The access log a server should keep: None when it is off (Config.access_log
         or the logger's level); batched onto stderr when protoweb's default setup is the
-        only place its lines would go; line by line through logging otherwise."""
+        only place its lines would go, unfiltered; line by line through logging otherwise."""
         if not enabled or not access_logger.isEnabledFor(logging.INFO):
             return None
         package = logging.getLogger("protoweb")
         if (_default_handler is not None and package.handlers == [_default_handler]
-                and not access_logger.handlers and not logging.getLogger().handlers):
+                and not access_logger.handlers and not logging.getLogger().handlers and access_logger.propagate
+                and not (access_logger.filters or package.filters or _default_handler.filters)):
             return cls(_default_handler.stream)  # type: ignore[attr-defined]
         return cls()
 

@@ -165,7 +165,7 @@ class RequestParser:
         expect = None
         size = 0
         body_length = 0
-        chunked = False
+        codings = None
         for name, value in self._headers:
             size += len(name) + len(value) + 4  # + ": " and CRLF
             name = name.lower()
@@ -175,8 +175,8 @@ class RequestParser:
                 body_length = int(value)
                 if body_length > self.max_body_size:
                     raise HTTPError(413, f"The request body exceeds {self.max_body_size} bytes")
-            elif name == b"transfer-encoding":
-                chunked = True
+            elif name == b"transfer-encoding":  # llhttp has checked it, except in an Upgrade request
+                codings = value
             elif name == b"expect":
                 expect = value
         if size > self.max_header_size:
@@ -184,13 +184,16 @@ class RequestParser:
         # RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any with several.
         if hosts > 1 or (hosts == 0 and version != "1.0"):
             raise HTTPError(400, "A request needs exactly one Host header" if hosts else "Missing Host header")
+        chunked = codings is not None  # and ends with chunked: llhttp refuses any other request
         if parser.should_upgrade():
             # CONNECT (a tunnel, which we do not open), or "Connection: Upgrade", which we
             # ignore: see _ignore_upgrade, and the connection closes after the answer.
             if method == "CONNECT":
                 raise HTTPError(400, "CONNECT is not supported: this server opens no tunnels")
             keep_alive = False
-            if chunked:
+            if codings is not None:
+                if codings.rpartition(b",")[2].strip().lower() != b"chunked":  # RFC 9112 6.3
+                    raise HTTPError(400, "Malformed request: a Transfer-Encoding must end with chunked")
                 self._upgrade_framing = b"Transfer-Encoding: chunked"
             elif body_length:
                 self._upgrade_framing = b"Content-Length: %d" % body_length

@@ -167,8 +167,10 @@ def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | No
     """
     configure_logging()
     if loop == "uvloop":
-        import uvloop
-
+        try:
+            import uvloop
+        except ImportError:
+            sys.exit("protoweb: loop='uvloop' needs uvloop: pip install uvloop")
         start = uvloop.run
     elif loop == "asyncio":
         start = asyncio.run

@@ -112,3 +112,10 @@ def test_the_help_example_works_from_the_repository_root():
         assert answer.json() == {"hello": "world"}, answer.explain()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-body-size", "0"), ("--request-timeout", "nan")])
+def test_the_command_line_refuses_a_setting_in_one_line(option, value):
+    done = subprocess.run([sys.executable, "-m", "protoweb", "hello_world:app", option, value, "--port", "0"],
+                          cwd=EXAMPLES, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0 and "must be positive" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -68,6 +68,8 @@ def test_keep_alive_follows_the_version_and_the_connection_header():
         (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 11\r\n\r\n", 413),
         (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
          b"Transfer-Encoding: chunked\r\n\r\nb\r\n" + b"x" * 11, 413),  # the body read after the upgrade, counted too
+        (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+         b"Transfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400),  # llhttp does not check it there
         (b"GET http://h:abc/p HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # llhttp passes it, parse_url does not
         (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         (b"GET /\r\n\r\n", 505),  # HTTP/0.9
