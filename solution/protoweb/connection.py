@@ -71,6 +71,11 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# The states as module names too: on Python 3.11, State.IDLE costs ~50 ns a lookup (a
+# global, ~6 ns), and the hot path asks several times per request.
+IDLE, RECEIVING, BUSY, DISCARDING, CLOSED = State
+
+
 class ServerState:
     """What the connections of one server share, and the server reads.
 
@@ -119,7 +124,7 @@ class HTTPConnection(asyncio.Protocol):
         self.eof = False  # the client has closed its side
         self._context = copy_context()  # what every request's own context starts as
         # -- its state, and time
-        self.state = State.IDLE
+        self.state = IDLE
         self.deadline: float | None = None  # clock time at which the server's sweep acts on us
         self._state_deadline: float | None = None  # when the current state's time is up
         self._state_request = -1  # parser.requests_begun when the current state's clock started
@@ -147,14 +152,14 @@ class HTTPConnection(asyncio.Protocol):
         self._update()
 
     def data_received(self, data: bytes) -> None:
-        if self.state is State.DISCARDING:
+        if self.state is DISCARDING:
             return
         self.queue.extend(self.parser.feed(data))
         self._answer_queue()
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self.state is State.DISCARDING:
+        if self.state is DISCARDING:
             return False  # the client has our last answer (or gave up on it): let the transport close
         if self.parser.receiving:
             self.queue.append(HTTPError(400, "The connection was closed in the middle of a request"))
@@ -163,7 +168,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A handler still running finishes; its answer finds no transport and is dropped.
-        self.state = State.CLOSED
+        self.state = CLOSED
         self.transport = None
         self.queue.clear()
         self.deadline = None
@@ -254,7 +259,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _fail(self, error: HTTPError) -> None:
         """Answer a request we could not read, then close: where it ends is unknown."""
-        self.state = State.DISCARDING
+        self.state = DISCARDING
         self.keep_alive = False
         self.queue.clear()
         transport = self.transport
@@ -274,7 +279,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _close(self) -> None:
         """Close once what is buffered has been written (given send_timeout to go)."""
-        self.state = State.DISCARDING
+        self.state = DISCARDING
         self.keep_alive = False
         self.queue.clear()
         if self.transport is not None:
@@ -285,7 +290,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _update(self) -> None:
         """Enter the state the connection is now in; send 100 Continue when it is due."""
-        if self.transport is None or self.state is State.DISCARDING:
+        if self.transport is None or self.state is DISCARDING:
             return  # a closing connection keeps the deadline it was given
         parser = self.parser
         answering = self.task is not None or bool(self.queue)
@@ -295,14 +300,14 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.write(CONTINUE)
             parser.continue_sent()
         if parser.receiving and not parser.expect_continue:
-            self._enter(State.RECEIVING)
+            self._enter(RECEIVING)
         elif parser.receiving or answering:
-            self._enter(State.BUSY)  # a handler at work: not the client's time
+            self._enter(BUSY)  # a handler at work: not the client's time
         elif self.eof:
             self._close()  # the client has closed its side and has all its answers
             return
         else:
-            self._enter(State.IDLE)
+            self._enter(IDLE)
         self._update_reading()
 
     def _enter(self, state: State) -> None:
@@ -313,9 +318,12 @@ class HTTPConnection(asyncio.Protocol):
         if state is not self.state or requests != self._state_request:
             self.state, self._state_request = state, requests
             self._draining = False
-            seconds = {State.IDLE: self.config.keep_alive_timeout,
-                       State.RECEIVING: self.config.request_timeout}.get(state)
-            self._state_deadline = None if seconds is None else self.server_state.clock() + seconds
+            if state is IDLE:
+                self._state_deadline = self.server_state.clock() + self.config.keep_alive_timeout
+            elif state is RECEIVING:
+                self._state_deadline = self.server_state.clock() + self.config.request_timeout
+            else:
+                self._state_deadline = None
         if not self._writing_paused:  # else the send deadline holds
             self.deadline = self._state_deadline
 
@@ -362,13 +370,13 @@ class HTTPConnection(asyncio.Protocol):
                 return
             logger.info("Closing a connection whose client read nothing for %g s", self.config.send_timeout)
             transport.abort()
-        elif self.state is State.DISCARDING:
+        elif self.state is DISCARDING:
             transport.abort()  # done lingering after an error, or a close that could not finish
-        elif self.state is State.RECEIVING:
+        elif self.state is RECEIVING:
             self.queue.append(HTTPError(408, f"The request did not arrive within {self.config.request_timeout:g} s"))
-            self.state = State.DISCARDING  # what still comes is not read; the 408 goes out in its turn
+            self.state = DISCARDING  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
-        elif self.state is State.IDLE:
+        elif self.state is IDLE:
             self._idle_deadline_passed()
 
     def _idle_deadline_passed(self) -> None:
@@ -392,7 +400,7 @@ class HTTPConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """Stop after the request in flight; close now if there is none."""
         self.keep_alive = False
-        if self.transport is not None and self.state is State.IDLE:
+        if self.transport is not None and self.state is IDLE:
             self.transport.close()
 
     def abort(self) -> None:
