@@ -50,6 +50,7 @@ class Server:
     what: str
     loop: str = "asyncio"
     many: bool = False  # also measured with 1000 connections
+    needs: tuple[str, ...] = ()  # Python packages beyond httptools and protoweb (the bench extra)
     note: str = ""
 
 
@@ -57,19 +58,19 @@ PROTOWEB = ("-m", "protoweb", "hello_world:app")
 LOGS = "logs every request"
 CLOSES = "closes every connection; " + LOGS  # all that steps 06 and 08 can do
 SERVER_LIST = [
-    Server("ceiling", SERVERS, ("ceiling.py",), "bare asyncio.Protocol + httptools, answers made at start-up",
-           many=True),
+    Server("ceiling", SERVERS, ("ceiling.py",), "asyncio.Protocol + httptools, answers made at start-up", many=True),
     Server("solution", EXAMPLES, (*PROTOWEB, "--no-access-log"), "protoweb serving solution/examples/"
            "hello_world.py, access log off", many=True),
     Server("solution-log", EXAMPLES, PROTOWEB, "the same with its access log on (protoweb's default)", note=LOGS),
     Server("step06", STEPS / "06_not_found", ("server.py",), "tutorial step 06", note=CLOSES),
     Server("step08", STEPS / "08_limits", ("server.py",), "tutorial step 08 (limits and timeouts)", note=CLOSES),
     Server("step09", STEPS / "09_keep_alive", ("server.py",), "tutorial step 09 (keep-alive)", note=LOGS),
-    Server("uvicorn", SERVERS, ("uvicorn_asgi.py", "--loop", "asyncio"), "a bare ASGI app on uvicorn"),
+    Server("uvicorn", SERVERS, ("uvicorn_asgi.py", "--loop", "asyncio"), "a bare ASGI app", needs=("uvicorn",)),
     Server("uvicorn-uvloop", SERVERS, ("uvicorn_asgi.py", "--loop", "uvloop"), "the same on uvloop, what "
-           "uvicorn[standard] runs by default", loop="uvloop"),
-    Server("starlette", SERVERS, ("uvicorn_starlette.py", "--loop", "asyncio"), "a Starlette app on uvicorn"),
-    Server("aiohttp", SERVERS, ("aiohttp_web.py",), "an aiohttp.web application"),
+           "uvicorn[standard] runs by default", loop="uvloop", needs=("uvicorn", "uvloop")),
+    Server("starlette", SERVERS, ("uvicorn_starlette.py", "--loop", "asyncio"), "a Starlette app on uvicorn",
+           needs=("uvicorn", "starlette")),
+    Server("aiohttp", SERVERS, ("aiohttp_web.py",), "an aiohttp.web application", needs=("aiohttp",)),
 ]
 BY_NAME = {server.name: server for server in SERVER_LIST}
 MODES = {mode.key: mode for mode in [
@@ -170,13 +171,13 @@ def describe(record: dict) -> str:
     return f"{record['rps']:>9,.0f} req/s  p99 {record['p99_ms']:6.2f} ms  errors {record['error_total']:,}{steal}"
 
 
-def prepare() -> tuple[int | None, int | None, dict]:
-    """Check that wrk and the Python packages are there (or exit saying what to install),
+def prepare(servers: list[Server]) -> tuple[int | None, int | None, dict]:
+    """Check that wrk and the servers' Python packages are there (or exit saying what to install),
     allow enough open files, and choose the CPUs: (server CPU, wrk CPU, the machine)."""
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed. Debian/Ubuntu: sudo apt-get install wrk; macOS: brew install wrk")
     packages = {}
-    for name in ("httptools", "protoweb", "uvicorn", "uvloop", "starlette", "aiohttp", "matplotlib"):
+    for name in sorted({"httptools", "protoweb", "matplotlib"}.union(*(server.needs for server in servers))):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -208,7 +209,7 @@ def main(argv=None) -> int:
         for mode in MODES.values():
             print(f"  mode {mode.key:<10} {mode.connections} connections {' '.join(mode.headers)}")
         return 0
-    server_cpu, wrk_cpu, machine = prepare()
+    server_cpu, wrk_cpu, machine = prepare(args.servers)
     # Ctrl-C and SIGTERM (kill, a CI timeout) both raise KeyboardInterrupt and stop the
     # run cleanly, even if we were started with SIGINT ignored (a script's background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
