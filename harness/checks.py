@@ -13,7 +13,7 @@ import time
 from http import HTTPStatus
 
 from harness.process import ServerProcess
-from harness.wire import Connection, Exchange, exchange
+from harness.wire import NO_ANSWER, Connection, Exchange, exchange
 
 # A few characters that take 2, 3 and 4 bytes in UTF-8.
 NON_ASCII = "éüñ✓日本語😀"
@@ -164,7 +164,7 @@ def assert_valid_http(server: ServerProcess, data: bytes) -> Exchange:
     there as a puzzle (a body cut short) or not at all."""
     __tracebackhide__ = True
     ex = send(server, data, until_closed=False)
-    assert ex.responses(), ex.explain("no answer: the server sent nothing back")
+    assert ex.responses(), ex.explain(NO_ANSWER)
     return ex
 
 

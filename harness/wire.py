@@ -23,6 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 3.0
+# Steps 02-05 answer nothing for a path or method that has no route: the first suspect.
+NO_ANSWER = ("no answer: the server sent nothing back (a path or method your server has no route for "
+             "gets no answer before step 06: is the route registered, for this method?)")
 
 
 def request(method: str, target: str, body: bytes | str = b"", headers: dict[str, str] | None = None,
@@ -203,7 +206,7 @@ class Exchange:
         __tracebackhide__ = True  # pytest shows a failure from the test's line, not from here
         if self._parsed is None:
             if not self.received:
-                raise AssertionError(self.explain("no answer: the server sent nothing back"))
+                raise AssertionError(self.explain(NO_ANSWER))
             self._parsed = self.parse(self.received)
         return self._parsed[0]
 

@@ -40,8 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="example, from the repository root:\n  python -m protoweb hello_world:app --app-dir solution/examples")
     parser.add_argument("app", help="where the App is, as module:attribute (e.g. hello_world:app)")
     parser.add_argument("--app-dir", default=".", help="the folder to import the module from (default: the current one)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (default: 8000)")
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
                         help="the event loop (uvloop: pip install uvloop)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

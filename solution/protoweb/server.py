@@ -176,6 +176,8 @@ def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | No
         start = asyncio.run
     else:
         raise ValueError(f"loop must be 'asyncio' or 'uvloop', not {loop!r}")
+    if loop != "asyncio":
+        logger.info("Event loop: %s", loop)
     try:
         start(serve(app, host, port, config))
     except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place
