@@ -46,7 +46,7 @@ def configure_logging(level: int | str | None = None) -> None:
 
 
 class AccessLog:
-    """``add`` one line per response; ``close`` writes what is still waiting."""
+    """``add`` one line per response; ``flush`` writes what is still waiting."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream  # None: each line is a record of access_logger, logged at once
@@ -91,8 +91,6 @@ class AccessLog:
             self.stream.flush()  # type: ignore[union-attr]
         except (OSError, ValueError):  # stderr closed under us: as logging does, never stop serving for it
             pass
-
-    close = flush
 
 
 def _message(client: tuple[str, int] | None, method: str | None, url: str, version: str, status: int) -> str:

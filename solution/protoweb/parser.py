@@ -59,7 +59,6 @@ class RequestParser:
         self._stalled_size = 0
         self._upgraded = False  # after an Upgrade request (and its body), the bytes that follow are not parsed
         self._upgrade_framing: bytes | None = None  # the body framing of an Upgrade request, until read
-        self._upgrade_body = False  # the parser is reading the body of an Upgrade request
 
     def feed(self, data: bytes) -> list[Request | HTTPError]:
         """Parse ``data``; return the requests it completed and, last, an error if it ends here."""
@@ -119,12 +118,15 @@ class RequestParser:
             self._upgraded = True
             return
         # Only on_body and on_message_complete: the head we feed is not a request of the client's.
-        body_only = SimpleNamespace(on_body=self.on_body, on_message_complete=self.on_message_complete)
+        body_only = SimpleNamespace(on_body=self.on_body, on_message_complete=self._upgrade_body_complete)
         self._parser = HttpRequestParser(body_only)
         # "Connection: close": after this body, llhttp refuses what follows (ignored in _parse).
         self._parser.feed_data(b"POST / HTTP/1.1\r\nConnection: close\r\n" + framing + b"\r\n\r\n")
-        self._upgrade_body = True
         self._parse(rest)
+
+    def _upgrade_body_complete(self) -> None:
+        self._upgraded = True  # the request is complete, and the last one read
+        self.on_message_complete()
 
     def continue_sent(self) -> None:
         """The connection has sent ``100 Continue``: the request's body may now come."""
@@ -225,8 +227,6 @@ class RequestParser:
     def on_message_complete(self) -> None:
         if self._upgrade_framing is not None:
             return  # httptools skipped the body of an Upgrade request: _ignore_upgrade reads it
-        if self._upgrade_body:  # that body is read: the request is complete, and the last one
-            self._upgrade_body, self._upgraded = False, True
         request = self._request
         if self._body is not None:
             request.body = b"".join(self._body)

@@ -97,7 +97,7 @@ class HTTPServer:
         self._sweeper.cancel()  # type: ignore[union-attr]
         await self._server.wait_closed()
         if state.access_log is not None:
-            state.access_log.close()  # no line lost to Ctrl-C
+            state.access_log.flush()  # no line lost to Ctrl-C
 
     def hurry(self) -> None:
         """Stop waiting for connections to finish (a second Ctrl-C)."""
@@ -171,13 +171,12 @@ def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | No
             import uvloop
         except ImportError:
             sys.exit("protoweb: loop='uvloop' needs uvloop: pip install uvloop")
+        logger.info("Event loop: uvloop")
         start = uvloop.run
     elif loop == "asyncio":
         start = asyncio.run
     else:
         raise ValueError(f"loop must be 'asyncio' or 'uvloop', not {loop!r}")
-    if loop != "asyncio":
-        logger.info("Event loop: %s", loop)
     try:
         start(serve(app, host, port, config))
     except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place
