@@ -83,8 +83,8 @@ def protocol_makers(loop: asyncio.AbstractEventLoop) -> dict:
 
     # protoweb's server without its socket: the state that start() would make, access log off.
     app = runpy.run_path(str(ROOT / "solution" / "examples" / "hello_world.py"), run_name="example")["app"]
-    solution = HTTPServer(app)
-    solution.state = ServerState(loop.time, HTTPServer.task_maker(loop))
+    solution = HTTPServer(app.dispatch, app.config)
+    solution.server_state = ServerState(loop.time, HTTPServer.task_maker(loop))
     return {"ceiling": Ceiling, "solution": solution.new_connection}
 
 

@@ -12,8 +12,9 @@
 
 Modules, from the bytes up: parser (bytes -> Request), request, response
 (Response -> bytes), multidict (headers, query, form), routing (Router), app (App,
-dispatch), connection (the asyncio.Protocol), server (listening, shutdown, run),
-asgi (the App under uvicorn), errors, config, __main__ (python -m protoweb).
+dispatch), connection (the asyncio.Protocol), flow (its back-pressure), server
+(listening, shutdown, run), asgi (the App under uvicorn), errors, config, log,
+__main__ (python -m protoweb).
 """
 
 from protoweb.app import App

@@ -16,6 +16,7 @@ import sys
 from protoweb.app import App
 from protoweb.config import Config
 from protoweb.log import configure_logging
+from protoweb.server import run
 
 
 def load_app(location: str, app_dir: str = ".") -> App:
@@ -39,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,  # the example stays on one line
         epilog="example, from the repository root:\n  python -m protoweb hello_world:app --app-dir solution/examples")
     parser.add_argument("app", help="where the App is, as module:attribute (e.g. hello_world:app)")
-    parser.add_argument("--app-dir", default=".", help="the folder to import the module from (default: the current one)")
+    parser.add_argument("--app-dir", default=".",
+                        help="the folder to import the module from (default: the current one)")
     parser.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (default: 8000)")
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
@@ -69,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, field.name) is not None
     }
     try:
-        dataclasses.replace(app.config, **settings)  # Config checks its fields: say so in one line
+        config = dataclasses.replace(app.config, **settings)  # Config checks its fields: say so in one line
     except ValueError as error:
         sys.exit(f"python -m protoweb: {error}")
-    app.run(args.host, args.port, args.loop, **settings)
+    run(app.dispatch, config, args.host, args.port, args.loop)  # what app.run does, with this Config
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protoweb.config import Config
 from protoweb.errors import HTTPError
 from protoweb.request import Request
 from protoweb.response import Response, to_response
 from protoweb.routing import Handler, Router
+
+if TYPE_CHECKING:  # types only: importing the adapter is for when the App is served by ASGI
+    from protoweb.asgi import Receive, Scope, Send
 
 logger = logging.getLogger("protoweb.error")
 
@@ -81,15 +84,18 @@ class App:
 
     # -- serving -----------------------------------------------------------------------
 
+    # The server and the ASGI adapter are imported when used, not at the top: routes and
+    # dispatch need neither. They take the dispatch and the Config, and never import this.
+
     def run(self, host: str = "127.0.0.1", port: int = 8000, loop: str = "asyncio", **settings: Any) -> None:
         """Serve until SIGINT/SIGTERM; ``settings`` override fields of ``self.config``;
         ``loop="uvloop"`` serves on uvloop."""
-        from protoweb.server import run  # here, not at the top: routes and dispatch need no server
+        from protoweb.server import run
 
-        run(self, host, port, dataclasses.replace(self.config, **settings), loop)
+        run(self.dispatch, dataclasses.replace(self.config, **settings), host, port, loop)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app as an ASGI application: ``uvicorn module:app --workers 4``."""
-        from protoweb.asgi import serve_asgi  # here, not at the top, as App.run imports the server
+        from protoweb.asgi import serve_asgi
 
-        await serve_asgi(self, scope, receive, send)
+        await serve_asgi(self.dispatch, self.config, scope, receive, send)

@@ -4,58 +4,59 @@
 
 The ASGI server (uvicorn, hypercorn, ...) then owns the sockets, the HTTP/1.1 rules
 and the processes; this adapter turns its ``scope`` and body messages into a Request,
-runs the same ``App.dispatch``, and sends the Response back as two messages.
+runs the same dispatch as our own server (``App.dispatch``), and sends the Response
+back as two messages. Like the server, it takes the dispatch and the Config, not the App.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from protoweb.config import Config
 from protoweb.errors import HTTPError
-from protoweb.request import Request
+from protoweb.request import Dispatch, Request
 
-if TYPE_CHECKING:
-    from protoweb.app import App
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-
-async def serve_asgi(app: App, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+async def serve_asgi(dispatch: Dispatch, config: Config, scope: Scope, receive: Receive, send: Send) -> None:
     kind = scope["type"]
     if kind == "http":
-        await _serve_http(app, scope, receive, send)
+        await _serve_http(dispatch, config, scope, receive, send)
     elif kind == "lifespan":
         await _serve_lifespan(receive, send)
     else:  # "websocket": not something this framework speaks
         await send({"type": "websocket.close", "code": 1000})
 
 
-async def _serve_http(app: App, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    client = scope.get("client")
+async def _serve_http(dispatch: Dispatch, config: Config, scope: Scope, receive: Receive, send: Send) -> None:
+    client = scope.get("client")  # [host, port], or None when the server does not know it
     request = Request(
         scope["method"],
         _target(scope),
         scope["headers"],
         http_version=scope.get("http_version", "1.1"),
-        client=tuple(client)[:2] if client else None,  # type: ignore[arg-type]
+        client=(client[0], client[1]) if client else None,
     )
     try:
-        body = await _read_body(request, receive, app.config.max_body_size)
+        body = await _read_body(request, receive, config.max_body_size)
     except HTTPError as error:
         response = error.response()
     else:
         if body is None:
             return  # the client left before its request was complete
         request.body = body
-        response = await app.dispatch(request)
+        response = await dispatch(request)
     await send({"type": "http.response.start", "status": response.status_code, "headers": response.header_fields()})
     await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.content})
 
 
-def _target(scope: dict[str, Any]) -> str:
+def _target(scope: Scope) -> str:
     """The request-target as the client sent it, less the ``root_path`` the app is mounted at.
 
     ASGI servers put ``root_path`` in front of ``path`` and ``raw_path`` (uvicorn

@@ -3,26 +3,43 @@
 asyncio creates one per accepted connection (step 06's lesson: a protocol object
 holds that connection's state, so it must never be shared). It feeds the bytes that
 arrive to its RequestParser, runs each request's handler in a Task of its own,
-answers in the order the requests came (pipelining), and owns everything that has to
-do with time and flow on this connection: the deadlines, pausing when the client does
-not read, closing.
+answers in the order the requests came (pipelining), and owns what has to do with
+time on this connection: the deadlines, and closing. How fast the bytes go each way
+(pausing when the client does not read) is flow.py's FlowControl.
 
 The states of a connection (``self.state``, a State), and the deadline that runs in each:
 
     idle ──a request begins──▶ receiving ──it is complete──▶ busy ──answered──▶ idle
-    keep_alive_timeout         request_timeout               none: the handler's time
+    keep_alive_timeout         request_timeout               none: our time
 
     any of them ──an error, or an answer with Connection: close──▶ discarding ──▶ closed
                                                                    what is still sent is
                                                                    drained, for a moment
 
-``_update`` decides the state after every event, ``_enter`` starts its clock, and
-``deadline_passed`` (called by the server's sweep) acts on the state it finds. When a
-client pipelines, a request can arrive while the handler of the one before runs: the
-state is then receiving, the client's clock. A request that waits for our
-``100 Continue`` is busy until we send it: it is behind a handler, not slow. While the
-client does not read our answers, the send deadline takes over (send_timeout), in
-whatever state.
+Busy means the next move is ours, not the client's: a handler is at work, answers
+wait their turn, or a request waits for our ``100 Continue``. When a client
+pipelines, a request can arrive while the handler of the one before runs: the state
+is then receiving, the client's clock.
+
+``_enter`` is the only writer of ``self.state``, and starts the clock of the state it
+enters. ``_update`` works out, after every event, which of idle, receiving and busy
+the connection is in (from the parser and the queue); ``_fail`` and ``_close`` enter
+discarding, ``connection_lost`` closed; ``deadline_passed``, called by the server's
+sweep, acts on the state it finds.
+
+Besides State, these change what happens:
+
+    keep_alive       False: answer what is in flight, then close (Connection: close from
+                     either side, an error, the server shutting down)
+    eof              the client has closed its side: close once it has its answers
+    flow             FlowControl (flow.py): reading_paused; writing_paused, while the
+                     client does not read our answers (the send deadline then runs
+                     instead of the state's); draining, idle but the client still taking
+                     our last answer; unsent, what it had not taken at the last look
+    _state_deadline  when the state's time is up; _state_request, the request its clock
+                     started with (a new request restarts it, as a new state does)
+    deadline         what the server's sweep acts on: _state_deadline, or the send or
+                     drain deadline while one of those runs
 """
 
 from __future__ import annotations
@@ -30,16 +47,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from contextvars import copy_context
+from typing import Any, Final, cast
 
 from protoweb.config import Config
 from protoweb.errors import HTTPError
+from protoweb.flow import FlowControl
 from protoweb.log import AccessLog
 from protoweb.parser import RequestParser
-from protoweb.request import Request
+from protoweb.request import Dispatch, Request
 from protoweb.response import Response
 
 logger = logging.getLogger("protoweb.error")
@@ -52,28 +70,27 @@ KEEP_ALIVE = b"Connection: keep-alive\r\n"  # an HTTP/1.0 client closes unless t
 # can destroy our error response before the client has read it.
 LINGER_SECONDS = 2.0
 
-if sys.platform == "linux":  # how many bytes a socket's send queue holds: ioctl(fd, SIOCOUTQ)
-    from fcntl import ioctl
-    from termios import TIOCOUTQ as SIOCOUTQ
-else:
-    ioctl = None
-
-Dispatch = Callable[[Request], Awaitable[Response]]
+NewTask = Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]  # makes a handler's Task
 
 
 class State(enum.Enum):
-    """Where a connection is; each state but busy has a deadline (see the module's docstring)."""
+    """Where a connection is; see the module's docstring for the deadline of each."""
 
     IDLE = "idle"  # waiting for a request: keep_alive_timeout
     RECEIVING = "receiving"  # a request has begun and is not complete: request_timeout
-    BUSY = "busy"  # a handler at work, answers due, or a request waiting for our 100 Continue
+    BUSY = "busy"  # our move: a handler at work, answers due, or a 100 Continue due
     DISCARDING = "discarding"  # the last answer is going out; what still arrives is not read
     CLOSED = "closed"
 
 
 # The states as module names too: on Python 3.11, State.IDLE costs ~50 ns a lookup (a
-# global, ~6 ns), and the hot path asks several times per request.
-IDLE, RECEIVING, BUSY, DISCARDING, CLOSED = State
+# global, ~6 ns), and the hot path asks several times per request. Each is assigned by
+# name, not unpacked in order: reordering State cannot give a name the wrong state.
+IDLE: Final = State.IDLE
+RECEIVING: Final = State.RECEIVING
+BUSY: Final = State.BUSY
+DISCARDING: Final = State.DISCARDING
+CLOSED: Final = State.CLOSED
 
 
 class ServerState:
@@ -87,7 +104,7 @@ class ServerState:
     def __init__(
         self,
         clock: Callable[[], float],
-        new_task: Callable[[Coroutine], asyncio.Task],
+        new_task: NewTask,
         access_log: AccessLog | None = None,
     ) -> None:
         self.clock = clock  # the event loop's time() in a server
@@ -117,39 +134,39 @@ class HTTPConnection(asyncio.Protocol):
         self.dispatch = dispatch  # App.dispatch: a Request in, its Response out; never raises
         self.config = config
         self.server_state = server_state
-        self.transport: asyncio.Transport | None = None
-        self.parser: RequestParser = None  # type: ignore[assignment]  # made once the client is known
+        self.transport: asyncio.Transport | None = None  # None again once the connection is lost
+        # Made by connection_made: the parser once the client is known, the flow control
+        # around the transport, and the first state, whose clock starts then.
+        self.parser: RequestParser
+        self.flow: FlowControl
+        self.state: State
         self.client: tuple[str, int] | None = None
         self.keep_alive = True  # False: answer what is in flight, then close
         self.eof = False  # the client has closed its side
         self._context = copy_context()  # what every request's own context starts as
-        # -- its state, and time
-        self.state = IDLE
+        # -- time
         self.deadline: float | None = None  # clock time at which the server's sweep acts on us
         self._state_deadline: float | None = None  # when the current state's time is up
-        self._state_request = -1  # parser.requests_begun when the current state's clock started
-        # -- flow: neither side may make us hold an unbounded amount of data
-        self._reading_paused = False
-        self._writing_paused = False  # the client does not read: the send deadline runs
-        self._unsent = 0  # bytes the client had not taken when the send deadline was set
-        self._draining = False  # idle in name, but the client is still taking our last answer
+        self._state_request = 0  # parser.requests_begun when the current state's clock started
         # -- the requests
         self.queue: deque[Request | HTTPError] = deque()  # parsed, waiting for their turn
-        self.task: asyncio.Task | None = None  # the handler at work (one at a time, in order)
+        self.task: asyncio.Task[None] | None = None  # the handler at work (one at a time, in order)
 
     # -- asyncio.Protocol: the transport calls these -----------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # asyncio's signature says BaseTransport; create_server gives a stream a Transport.
+        self.transport = transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        self.client = tuple(peer[:2]) if isinstance(peer, tuple) else peer  # IPv6 has 4 fields
+        self.client = peer[:2] if isinstance(peer, tuple) else peer  # IPv6 has 4 fields
         self.parser = RequestParser(self.config, self.client)
+        self.flow = FlowControl(transport)
         self.server_state.connections.add(self)
         if self.server_state.shutting_down:  # accepted just before the server stopped listening
             self.keep_alive = False  # one answer, then closed
         # The clock starts now, not at the first byte: a client that connects and says
         # nothing is an idle connection like any other (the second article's DoS bug).
-        self._update()
+        self._enter(IDLE)
 
     def data_received(self, data: bytes) -> None:
         if self.state is DISCARDING:
@@ -168,31 +185,33 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A handler still running finishes; its answer finds no transport and is dropped.
-        self.state = CLOSED
+        self._enter(CLOSED)
         self.transport = None
         self.queue.clear()
         self.deadline = None
         self.parser.close()
+        self.flow.close()
         self.server_state.discard(self)
 
     # Called by the transport around its write buffer's high-water mark: while the client
     # does not read our responses we stop reading its requests, so neither side can make
     # us hold an unbounded amount of data.
     def pause_writing(self) -> None:
-        self._writing_paused = True
-        self._update_reading()
-        self._unsent = self._unsent_bytes()
+        self.flow.writing_paused = True
+        self.flow.look()  # what the client has not taken: it must fall before send_timeout
+        self.flow.pause_reading()
         self._set_deadline(self.config.send_timeout)  # a client that reads nothing is let go
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
-        self._answer_queue()  # which puts back the deadline of the state we are in
+        self.flow.writing_paused = False
+        self.deadline = self._state_deadline  # the state's deadline again
+        self._answer_queue()
 
     # -- answering, in order ------------------------------------------------------------
 
     def _answer_queue(self) -> None:
         """Answer the waiting requests, in order, until a handler needs time (or we must wait)."""
-        while self.queue and self.task is None and not self._writing_paused and self.transport is not None:
+        while self.queue and self.task is None and not self.flow.writing_paused and self.transport is not None:
             item = self.queue.popleft()
             if isinstance(item, Request):
                 self._start_handler(item)
@@ -259,101 +278,89 @@ class HTTPConnection(asyncio.Protocol):
 
     def _fail(self, error: HTTPError) -> None:
         """Answer a request we could not read, then close: where it ends is unknown."""
-        self.state = DISCARDING
         self.keep_alive = False
         self.queue.clear()
         transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        transport.write(error.response().render(CLOSE))
-        access_log = self.server_state.access_log
-        if access_log is not None:
-            access_log.add(self.client, None, "", "", error.status)
-        if self.eof or not transport.can_write_eof():
-            transport.close()
-            return
-        transport.write_eof()  # sent once the response is; the client reads it, then closes
-        self._reading_paused = False
-        transport.resume_reading()
-        self._set_deadline(LINGER_SECONDS)
+        if transport is not None and not transport.is_closing():
+            transport.write(error.response().render(CLOSE))
+            access_log = self.server_state.access_log
+            if access_log is not None:
+                access_log.add(self.client, None, "", "", error.status)
+            if not self.eof and transport.can_write_eof():
+                transport.write_eof()  # sent once the response is; the client reads it, then closes
+                self._enter(DISCARDING, LINGER_SECONDS)
+                self.flow.resume_reading()  # to drain what it still sends (LINGER_SECONDS)
+                return
+        self._close()
 
     def _close(self) -> None:
         """Close once what is buffered has been written (given send_timeout to go)."""
-        self.state = DISCARDING
         self.keep_alive = False
         self.queue.clear()
         if self.transport is not None:
+            self._enter(DISCARDING, self.config.send_timeout)
             self.transport.close()
-            self._set_deadline(self.config.send_timeout)
 
-    # -- after each event: the state, 100 Continue, the deadline, reading ----------------
+    # -- the state, and its clock ---------------------------------------------------------
 
     def _update(self) -> None:
-        """Enter the state the connection is now in; send 100 Continue when it is due."""
-        if self.transport is None or self.state is DISCARDING:
+        """After an event: send 100 Continue if it is due, enter idle, receiving or busy,
+        and pause or resume reading."""
+        transport = self.transport
+        if transport is None or self.state is DISCARDING:
             return  # a closing connection keeps the deadline it was given
         parser = self.parser
         answering = self.task is not None or bool(self.queue)
         if parser.expect_continue and not answering:
             # The client waits for this before it sends the body. Only now: earlier
             # responses on this connection must go out first.
-            self.transport.write(CONTINUE)
+            transport.write(CONTINUE)
             parser.continue_sent()
         if parser.receiving and not parser.expect_continue:
-            self._enter(RECEIVING)
+            state = RECEIVING
         elif parser.receiving or answering:
-            self._enter(BUSY)  # a handler at work: not the client's time
+            state = BUSY  # our move, not the client's
         elif self.eof:
             self._close()  # the client has closed its side and has all its answers
             return
         else:
-            self._enter(IDLE)
-        self._update_reading()
+            state = IDLE
+        # A new state's clock starts, and so does the same state's when a request has
+        # begun since (a request may begin and be answered within one call: idle, then
+        # idle again); blank lines between requests, which begin none, do not restart it.
+        if state is not self.state or parser.requests_begun != self._state_request:
+            self._enter(state)
+        # While answers wait (or the client does not read them), read no more requests.
+        flow = self.flow
+        if self.queue or flow.writing_paused:
+            if not flow.reading_paused:
+                flow.pause_reading()
+        elif flow.reading_paused:
+            flow.resume_reading()
 
-    def _enter(self, state: State) -> None:
-        """Be in ``state``; its clock starts if we have just entered it, or a request began."""
-        # A request may begin and be answered within one call (idle, then idle again),
-        # and blank lines between requests (which begin none) must not restart the clock.
-        requests = self.parser.requests_begun
-        if state is not self.state or requests != self._state_request:
-            self.state, self._state_request = state, requests
-            self._draining = False
-            if state is IDLE:
-                self._state_deadline = self.server_state.clock() + self.config.keep_alive_timeout
-            elif state is RECEIVING:
-                self._state_deadline = self.server_state.clock() + self.config.request_timeout
-            else:
-                self._state_deadline = None
-        if not self._writing_paused:  # else the send deadline holds
-            self.deadline = self._state_deadline
+    def _enter(self, state: State, seconds: float | None = None) -> None:
+        """Be in ``state`` from now on, and start its clock: the one writer of ``self.state``.
 
-    def _update_reading(self) -> None:
-        pause = bool(self.queue) or self._writing_paused
-        if pause != self._reading_paused and self.transport is not None:
-            self._reading_paused = pause
-            if pause:
-                self.transport.pause_reading()
-            else:
-                self.transport.resume_reading()
+        Idle has keep_alive_timeout, receiving request_timeout; discarding the
+        ``seconds`` it is given (None: no deadline); busy and closed none.
+        """
+        self.state = state
+        self._state_request = self.parser.requests_begun
+        if state is IDLE:
+            seconds = self.config.keep_alive_timeout
+        elif state is RECEIVING:
+            seconds = self.config.request_timeout
+        self._state_deadline = deadline = None if seconds is None else self.server_state.clock() + seconds
+        flow = self.flow
+        flow.draining = False
+        if not flow.writing_paused:  # else the send deadline holds, until resume_writing
+            self.deadline = deadline
 
     def _set_deadline(self, seconds: float) -> None:
         # No timer per connection: the server sweeps its connections a few times per
         # timeout and calls deadline_passed on those whose time is up. Moving a
         # deadline, which happens on every request, is then just storing a number.
         self.deadline = self.server_state.clock() + seconds
-
-    def _unsent_bytes(self) -> int:
-        """Bytes of ours the client has not taken yet: in the transport's buffer, and on
-        Linux in the kernel's send queue too. Without the kernel's part, its send buffer
-        growing (the kernel taking more from us) would look like the client reading."""
-        unsent = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
-        sock = self.transport.get_extra_info("socket")  # type: ignore[union-attr]
-        if ioctl is not None and sock is not None:
-            try:
-                unsent += int.from_bytes(ioctl(sock.fileno(), SIOCOUTQ, bytes(4)), sys.byteorder)
-            except OSError:  # closed under us
-                pass
-        return unsent
 
     # -- called by the server ------------------------------------------------------------
 
@@ -362,10 +369,8 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        if self._writing_paused:
-            unsent = self._unsent_bytes()
-            if unsent < self._unsent:  # slow, but reading: give it another send_timeout
-                self._unsent = unsent
+        if self.flow.writing_paused:
+            if self.flow.look():  # slow, but reading: give it another send_timeout
                 self._set_deadline(self.config.send_timeout)
                 return
             logger.info("Closing a connection whose client read nothing for %g s", self.config.send_timeout)
@@ -374,7 +379,7 @@ class HTTPConnection(asyncio.Protocol):
             transport.abort()  # done lingering after an error, or a close that could not finish
         elif self.state is RECEIVING:
             self.queue.append(HTTPError(408, f"The request did not arrive within {self.config.request_timeout:g} s"))
-            self.state = DISCARDING  # what still comes is not read; the 408 goes out in its turn
+            self._enter(DISCARDING)  # what still comes is not read; the 408 goes out in its turn
             self._answer_queue()
         elif self.state is IDLE:
             self._idle_deadline_passed()
@@ -387,13 +392,13 @@ class HTTPConnection(asyncio.Protocol):
         would lose the request it sends next. While what it has not taken keeps falling,
         wait; once it has taken everything, its idle time starts again.
         """
-        unsent = self._unsent_bytes()
-        if unsent and (not self._draining or unsent < self._unsent):
-            self._draining, self._unsent = True, unsent
+        flow = self.flow
+        taking = flow.look()
+        if flow.unsent and (taking or not flow.draining):
+            flow.draining = True
             self._set_deadline(self.config.send_timeout)
-        elif self._draining and not unsent:
-            self._state_request = -1  # the idle clock starts again, now
-            self._update()
+        elif flow.draining and not flow.unsent:
+            self._enter(IDLE)  # the idle clock starts again, now
         else:
             self._close()
 

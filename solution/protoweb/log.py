@@ -20,15 +20,19 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import TextIO
 
 access_logger = logging.getLogger("protoweb.access")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # AccessLog writes lines of this shape
-_default_handler: logging.Handler | None = None  # the stderr handler configure_logging installed
+_default_handler: logging.StreamHandler[TextIO] | None = None  # the stderr handler configure_logging installed
 
 FLUSH_AFTER = 0.1  # seconds: how long a line may wait to be written
 BATCH = 256  # lines: written at once when this many are waiting
+
+# A line waiting to be written: (time, client, method, url, HTTP version, status).
+Line = tuple[float, tuple[str, int] | None, str | None, str, str, int]
 
 
 def configure_logging(level: int | str | None = None) -> None:
@@ -50,7 +54,7 @@ class AccessLog:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream  # None: each line is a record of access_logger, logged at once
-        self._waiting: list[tuple] = []  # (time, client, method, url, HTTP version, status)
+        self._waiting: list[Line] = []
         self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -64,7 +68,7 @@ class AccessLog:
         if (_default_handler is not None and package.handlers == [_default_handler]
                 and not access_logger.handlers and not logging.getLogger().handlers and access_logger.propagate
                 and not (access_logger.filters or package.filters or _default_handler.filters)):
-            return cls(_default_handler.stream)  # type: ignore[attr-defined]
+            return cls(_default_handler.stream)
         return cls()
 
     def add(self, client: tuple[str, int] | None, method: str | None, url: str, version: str, status: int) -> None:
@@ -84,11 +88,11 @@ class AccessLog:
             self._timer.cancel()
             self._timer = None
         waiting, self._waiting = self._waiting, []
-        if not waiting:
+        if not waiting or self.stream is None:  # nothing waits when each line is a record
             return
         try:
-            self.stream.write("".join(_lines(waiting)))  # type: ignore[union-attr]
-            self.stream.flush()  # type: ignore[union-attr]
+            self.stream.write("".join(_lines(waiting)))
+            self.stream.flush()
         except (OSError, ValueError):  # stderr closed under us: as logging does, never stop serving for it
             pass
 
@@ -99,11 +103,12 @@ def _message(client: tuple[str, int] | None, method: str | None, url: str, versi
     return f'{who} - "{method} {url} HTTP/{version}" {status}' if method else f'{who} - "-" {status}'
 
 
-def _lines(waiting: list[tuple]):  # type: ignore[no-untyped-def]
+def _lines(waiting: list[Line]) -> Iterator[str]:
     """The lines as FORMAT would make them (asctime as logging.Formatter writes it)."""
     second, stamp = -1, ""
-    for created, *response in waiting:
+    for created, client, method, url, version, status in waiting:
         if int(created) != second:  # time.strftime once a second, not once a line
             second = int(created)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        yield f"{stamp},{int((created - second) * 1000):03d} INFO protoweb.access: {_message(*response)}\n"
+        message = _message(client, method, url, version, status)
+        yield f"{stamp},{int((created - second) * 1000):03d} INFO protoweb.access: {message}\n"

@@ -54,7 +54,7 @@ class RequestParser:
         self.expect_continue = False  # the request being received waits for "100 Continue"
         self._parser = HttpRequestParser(self)
         self._ready: list[Request | HTTPError] = []
-        self._request: Request = None  # type: ignore[assignment]  # the one being received
+        self._request: Request  # the one being received: made by on_headers_complete
         self._body_size = 0
         self._stalled_size = 0
         self._upgraded = False  # after an Upgrade request (and its body), the bytes that follow are not parsed
@@ -135,7 +135,7 @@ class RequestParser:
     def close(self) -> None:
         """Drop the httptools parser: it holds our on_* methods, we hold it; without this
         cycle the garbage of a closed connection is freed at once, not by the collector."""
-        self._parser = None  # type: ignore[assignment]
+        del self._parser
 
     # -- httptools callbacks, in the order they come -------------------------------------
 

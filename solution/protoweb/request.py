@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -16,6 +17,7 @@ from httptools import HttpParserInvalidURLError, parse_url
 
 from protoweb.errors import HTTPError
 from protoweb.multidict import Headers, MultiDict
+from protoweb.response import Response
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -75,7 +77,7 @@ class Request:
         self,
         method: str,
         url: str,
-        raw_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+        raw_headers: Iterable[tuple[bytes, bytes]] = (),
         body: bytes = b"",
         http_version: str = "1.1",
         keep_alive: bool = True,
@@ -140,10 +142,17 @@ class Request:
         if not self.body:
             raise HTTPError(400, "Expected a JSON body, got an empty one")
         try:
+            # Decoded here, strictly, in the encoding json.loads would pick (UTF-8, or
+            # UTF-16/32 as it allows): json.loads(bytes) decodes with "surrogatepass", which
+            # lets the UTF-8 of a lone surrogate (ED A0 80, not UTF-8) through as "\ud800".
+            text = self.body.decode(json.detect_encoding(self.body))
+        except UnicodeDecodeError as error:
+            raise HTTPError(400, f"The request body is not valid JSON: not {error.encoding}: {error.reason}") from None
+        try:
             # Python's json takes NaN, Infinity and 1e400 (a float infinity), which are
             # not JSON numbers and which no response could send back: refused.
-            return json.loads(self.body, parse_constant=_refuse_constant, parse_float=_finite_float)
-        except ValueError as error:  # not JSON, not text, NaN, an int of more than 4300 digits
+            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except ValueError as error:  # not JSON, NaN, an int of more than 4300 digits
             raise HTTPError(400, f"The request body is not valid JSON: {error}") from None
         except RecursionError:  # [[[[...]]]] nested deeper than the parser can go
             raise HTTPError(400, "The request body is not valid JSON: nested too deep") from None
@@ -157,3 +166,8 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+
+#: What a server calls for each request: a Request in, its Response out. App.dispatch
+#: is one; the server and the ASGI adapter take it, not the App.
+Dispatch = Callable[[Request], Awaitable[Response]]

@@ -49,10 +49,8 @@ def compile_path(path: str) -> re.Pattern[str] | None:
         raise ValueError(f"a parameter appears twice in {path!r}")
     if not names:
         return None
-    return re.compile(
-        re.escape(encode_path(texts[0]))
-        + "".join(f"(?P<{name}>[^/]+){re.escape(encode_path(text))}" for name, text in zip(names, texts[1:]))
-    )
+    groups = (f"(?P<{name}>[^/]+){re.escape(encode_path(text))}" for name, text in zip(names, texts[1:], strict=True))
+    return re.compile(re.escape(encode_path(texts[0])) + "".join(groups))
 
 
 class Route:
@@ -88,17 +86,17 @@ class Router:
 
     def __init__(self) -> None:
         self.static: dict[str, Route] = {}  # by the path as clients send it
-        self.dynamic: list[Route] = []
+        self.dynamic: list[tuple[re.Pattern[str], Route]] = []  # in the order added
 
     def add_route(self, path: str, methods_handler: dict[str, Handler]) -> None:
         """``router.add_route("/hello_world", {"GET": hello_world, "POST": process_request})``."""
-        route = self.static.get(encode_path(path)) or next((r for r in self.dynamic if r.path == path), None)
+        route = self.static.get(encode_path(path)) or next((r for _, r in self.dynamic if r.path == path), None)
         if route is None:
             route = Route(path)
             if route.pattern is None:
                 self.static[encode_path(path)] = route
             else:
-                self.dynamic.append(route)
+                self.dynamic.append((route.pattern, route))
         for method, handler in methods_handler.items():
             route.add(method, handler)
 
@@ -114,13 +112,14 @@ class Router:
             if handler is not None:
                 return handler, {}
         allowed = set(route.handlers) if route is not None else set()
-        for route in self.dynamic:
-            match = route.pattern.fullmatch(raw_path)  # type: ignore[union-attr]
+        for pattern, route in self.dynamic:
+            match = pattern.fullmatch(raw_path)
             if match is not None:
                 handler = route.handlers.get(method)
                 if handler is not None:
                     return handler, {name: percent_decode(value) for name, value in match.groupdict().items()}
                 allowed.update(route.handlers)
         if allowed:
-            raise HTTPError(405, f"{method} is not allowed on {raw_path}", headers={"Allow": ", ".join(sorted(allowed))})
+            allow = ", ".join(sorted(allowed))
+            raise HTTPError(405, f"{method} is not allowed on {raw_path}", headers={"Allow": allow})
         raise HTTPError(404)

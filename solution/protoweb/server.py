@@ -1,6 +1,9 @@
 """HTTPServer: listening, one HTTPConnection per client, graceful shutdown; and run().
 
-    run(app, "127.0.0.1", 8000, Config())   # what App.run and python -m protoweb call
+    run(app.dispatch, Config(), "127.0.0.1", 8000)   # what App.run and python -m protoweb call
+
+The server takes what it uses, a dispatch callable (a Request in, its Response out)
+and a Config, not the App: it serves anything that answers requests.
 
 On SIGINT or SIGTERM the server stops accepting, closes idle connections, lets the
 requests in flight finish (for at most ``Config.shutdown_timeout``), then closes the
@@ -13,16 +16,14 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from types import FrameType
 
 from protoweb.config import Config
-from protoweb.connection import HTTPConnection, ServerState
+from protoweb.connection import HTTPConnection, NewTask, ServerState
 from protoweb.log import AccessLog, configure_logging
-
-if TYPE_CHECKING:
-    from protoweb.app import App
+from protoweb.request import Dispatch
 
 logger = logging.getLogger("protoweb.server")
 
@@ -30,10 +31,10 @@ logger = logging.getLogger("protoweb.server")
 class HTTPServer:
     """The listening side: makes an HTTPConnection per client, sweeps their deadlines, shuts down."""
 
-    def __init__(self, app: App, config: Config | None = None) -> None:
-        self.app = app
-        self.config = config if config is not None else app.config
-        self.state: ServerState | None = None  # made in start(), on the running loop
+    def __init__(self, dispatch: Dispatch, config: Config) -> None:
+        self.dispatch = dispatch  # App.dispatch, for an App
+        self.config = config
+        self.server_state: ServerState | None = None  # made in start(), on the running loop
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         # How often deadlines are checked: a tenth of the shortest timeout, so a timeout
@@ -42,12 +43,14 @@ class HTTPServer:
             self.config.keep_alive_timeout, self.config.request_timeout, self.config.send_timeout) / 10))
 
     def new_connection(self) -> HTTPConnection:
-        return HTTPConnection(self.app.dispatch, self.config, self.state)  # type: ignore[arg-type]
+        assert self.server_state is not None, "start() first"
+        return HTTPConnection(self.dispatch, self.config, self.server_state)
 
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Bind and listen; return the real addresses (``port=0`` picks a free port)."""
         loop = asyncio.get_running_loop()
-        self.state = ServerState(loop.time, self.task_maker(loop), AccessLog.for_server(self.config.access_log))
+        access_log = AccessLog.for_server(self.config.access_log)
+        self.server_state = ServerState(loop.time, self.task_maker(loop), access_log)
         self._server = await loop.create_server(self.new_connection, host, port, backlog=self.config.backlog)
         self._sweeper = loop.call_later(self.sweep_interval, self._sweep)
         addresses = [sock.getsockname()[:2] for sock in self._server.sockets]
@@ -56,7 +59,7 @@ class HTTPServer:
         return addresses
 
     @staticmethod
-    def task_maker(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine], asyncio.Task]:
+    def task_maker(loop: asyncio.AbstractEventLoop) -> NewTask:
         """How each handler's Task is made: ``new_task(coroutine)``."""
         if loop.get_task_factory() is not None:
             return loop.create_task  # the loop has a task factory of its own: it stays in charge
@@ -70,44 +73,46 @@ class HTTPServer:
         """Act on every connection whose deadline has passed; come back in a moment."""
         # Rescheduled first: should one connection fail here, the others still get swept.
         self._sweeper = asyncio.get_running_loop().call_later(self.sweep_interval, self._sweep)
-        self.state.expire()  # type: ignore[union-attr]
+        assert self.server_state is not None  # start() made it, and scheduled this
+        self.server_state.expire()
 
     async def shutdown(self) -> None:
         """Stop accepting, finish what is in flight (bounded), close every connection."""
-        assert self._server is not None and self.state is not None
-        state = self.state
-        if state.access_log is not None:
-            state.access_log.flush()  # the lines so far come before "Shutting down"
+        server_state = self.server_state
+        assert self._server is not None and self._sweeper is not None and server_state is not None, "start() first"
+        if server_state.access_log is not None:
+            server_state.access_log.flush()  # the lines so far come before "Shutting down"
         logger.info("Shutting down")
-        state.shutting_down = True
+        server_state.shutting_down = True
         self._server.close()
-        for connection in list(state.connections):
+        connections = server_state.connections
+        for connection in list(connections):
             connection.shutdown()
-        if state.connections:
-            logger.info("Waiting for %d connection(s) to finish", len(state.connections))
+        if connections:
+            logger.info("Waiting for %d connection(s) to finish", len(connections))
             try:
-                await asyncio.wait_for(state.all_closed.wait(), self.config.shutdown_timeout)
+                await asyncio.wait_for(server_state.all_closed.wait(), self.config.shutdown_timeout)
             except asyncio.TimeoutError:
                 pass
-        if state.connections:
-            logger.warning("Closing %d connection(s) that did not finish in time", len(state.connections))
-            for connection in list(state.connections):
+        if connections:
+            logger.warning("Closing %d connection(s) that did not finish in time", len(connections))
+            for connection in list(connections):
                 connection.abort()
             await asyncio.sleep(0)  # let the aborted transports call connection_lost
-        self._sweeper.cancel()  # type: ignore[union-attr]
+        self._sweeper.cancel()
         await self._server.wait_closed()
-        if state.access_log is not None:
-            state.access_log.flush()  # no line lost to Ctrl-C
+        if server_state.access_log is not None:
+            server_state.access_log.flush()  # no line lost to Ctrl-C
 
     def hurry(self) -> None:
         """Stop waiting for connections to finish (a second Ctrl-C)."""
-        if self.state is not None:
-            self.state.all_closed.set()
+        if self.server_state is not None:
+            self.server_state.all_closed.set()
 
 
-async def serve(app: App, host: str, port: int, config: Config | None = None) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully."""
-    server = HTTPServer(app, config)
+async def serve(dispatch: Dispatch, config: Config, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down gracefully: ``serve(app.dispatch, app.config, host, port)``."""
+    server = HTTPServer(dispatch, config)
     stop = asyncio.Event()
 
     def on_signal() -> None:
@@ -146,10 +151,15 @@ def _handle_signals(callback: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-def _handle_signals_portably(loop, signals, callback):  # type: ignore[no-untyped-def]
+def _handle_signals_portably(
+    loop: asyncio.AbstractEventLoop, signals: tuple[signal.Signals, ...], callback: Callable[[], None],
+) -> Callable[[], None]:
     # A plain signal handler runs in the main thread between two bytecodes, perhaps in the
     # middle of the loop's own work, so all it does is ask the loop to call us back.
-    previous = {sig: signal.signal(sig, lambda signum, frame: loop.call_soon_threadsafe(callback)) for sig in signals}
+    def ask_the_loop(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(callback)
+
+    previous = {sig: signal.signal(sig, ask_the_loop) for sig in signals}
 
     def restore() -> None:
         for sig, handler in previous.items():
@@ -158,9 +168,9 @@ def _handle_signals_portably(loop, signals, callback):  # type: ignore[no-untype
     return restore
 
 
-def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | None = None,
+def run(dispatch: Dispatch, config: Config, host: str = "127.0.0.1", port: int = 8000,
         loop: str = "asyncio") -> None:
-    """Serve ``app`` in this process until SIGINT/SIGTERM (Ctrl-C).
+    """Serve in this process until SIGINT/SIGTERM (Ctrl-C): ``run(app.dispatch, app.config, host, port)``.
 
     ``loop="uvloop"`` runs it on uvloop (``pip install uvloop``), through ``uvloop.run``:
     no event loop policy, an API deprecated since Python 3.14.
@@ -178,7 +188,7 @@ def run(app: App, host: str = "127.0.0.1", port: int = 8000, config: Config | No
     else:
         raise ValueError(f"loop must be 'asyncio' or 'uvloop', not {loop!r}")
     try:
-        start(serve(app, host, port, config))
+        start(serve(dispatch, config, host, port))
     except KeyboardInterrupt:  # a Ctrl-C before the signal handlers were in place
         pass
     except OSError as error:  # cannot listen: the port is taken, the address is not ours...

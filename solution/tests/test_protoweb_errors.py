@@ -122,8 +122,9 @@ def test_missing_or_duplicated_host_gets_400(server, send, raw, expected):
 @pytest.mark.parametrize(
     "body",
     [b"{not json", b"", b"\xff\xfe\x00garbage", b'{"a": 1', b"[NaN]", b'{"a": Infinity}', b"[1e400]",
-     b"[" * 100_000 + b"]" * 100_000],  # nested deeper than Python's recursion limit
-    ids=["not-json", "empty", "not-text", "unfinished", "NaN", "Infinity", "1e400", "deep"],
+     b"[" * 100_000 + b"]" * 100_000,  # nested deeper than Python's recursion limit
+     b'["\xed\xa0\x80"]'],  # the UTF-8 of a lone surrogate, which is not UTF-8
+    ids=["not-json", "empty", "not-text", "unfinished", "NaN", "Infinity", "1e400", "deep", "surrogate-bytes"],
 )
 def test_invalid_json_gets_400_and_the_connection_stays_open(server, converse, body):
     raw = request("POST", "/json", body, {"Content-Type": "application/json"}) if body else \
@@ -135,9 +136,12 @@ def test_invalid_json_gets_400_and_the_connection_stays_open(server, converse, b
 
 def test_json_with_a_lone_surrogate_round_trips(server, send):
     # "\ud800" is valid JSON syntax, but no UTF-8: the answer escapes it, as it came.
+    mark = server.mark()
     result = send(server, request("POST", "/json", '["\\ud800", "é"]'), until_closed=False)
     assert result.response.status == 200, result.explain()
+    assert result.response.body == '{"received": ["\\ud800", "\\u00e9"]}'.encode()
     assert json.loads(result.response.body) == {"received": ["\ud800", "é"]}
+    assert "Traceback" not in server.log(since=mark)
 
 
 def test_413_is_answered_before_the_body_is_sent(small):

@@ -111,7 +111,7 @@ def test_an_http_server_runs_inside_a_loop_that_is_not_its_own():
 
     async def main():
         handler_before = signal.getsignal(signal.SIGINT)
-        server = HTTPServer(app, Config(access_log=False))
+        server = HTTPServer(app.dispatch, Config(access_log=False))
         ((host, port),) = await server.start("127.0.0.1", 0)
         reader, writer = await asyncio.open_connection(host, port)
         value = secrets.token_hex(3)
@@ -139,17 +139,17 @@ def test_one_failing_connection_does_not_stop_the_deadline_sweep():
                 raise RuntimeError("bug in one connection")
 
     async def main():
-        server = HTTPServer(App(), Config(access_log=False))
+        server = HTTPServer(App().dispatch, Config(access_log=False))
         loop = asyncio.get_running_loop()
-        server.state = ServerState(loop.time, loop.create_task)
-        server.state.connections = {Stub(fail=True), Stub(fail=False)}
+        server.server_state = ServerState(loop.time, loop.create_task)
+        server.server_state.connections = {Stub(fail=True), Stub(fail=False)}
         with pytest.raises(RuntimeError):  # asyncio would log it as "Exception in callback"
             server._sweep()
         assert server._sweeper is not None  # rescheduled before acting: the next sweep comes
         server._sweeper.cancel()
         server._sweep()  # and deals with what this one did not reach
         server._sweeper.cancel()
-        return server.state.connections
+        return server.server_state.connections
 
     assert all(stub.swept for stub in asyncio.run(main()))
 
@@ -170,7 +170,7 @@ def test_a_task_factory_of_the_loop_makes_the_handlers_tasks():
 
     async def main():
         asyncio.get_running_loop().set_task_factory(factory)
-        server = HTTPServer(app, Config(access_log=False))
+        server = HTTPServer(app.dispatch, Config(access_log=False))
         ((host, port),) = await server.start("127.0.0.1", 0)
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(request("GET", "/where"))

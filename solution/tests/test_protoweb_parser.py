@@ -213,6 +213,22 @@ def test_request_json_text_and_form():
     assert error.value.status == 415
 
 
+def test_request_json_decodes_strictly():
+    # json.loads(bytes) decodes with "surrogatepass": the UTF-8 of a lone surrogate,
+    # which is not UTF-8, would come out as "\ud800". Refused, with the reason.
+    with pytest.raises(HTTPError) as error:
+        Request("POST", "/", body=b'{"a": "\xed\xa0\x80"}').json()
+    assert error.value.status == 400 and "not utf-8" in error.value.message
+    # The same string as a JSON escape is valid JSON: it comes through, and goes back escaped.
+    assert Request("POST", "/", body=b'{"a": "\\ud800"}').json() == {"a": "\ud800"}
+    # As json.loads does: UTF-8 with a byte order mark, UTF-16 and UTF-32 (RFC 4627) too.
+    for encoding in ("utf-8-sig", "utf-16", "utf-16-be", "utf-32"):
+        assert Request("POST", "/", body='{"a": "é😀"}'.encode(encoding)).json() == {"a": "é😀"}, encoding
+    with pytest.raises(HTTPError) as error:
+        Request("POST", "/", body='["\ud800"]'.encode("utf-16-le", "surrogatepass")).json()
+    assert error.value.status == 400
+
+
 def test_config_refuses_impossible_values():
     for field in ("max_body_size", "request_timeout", "keep_alive_timeout", "backlog"):
         with pytest.raises(ValueError, match=field):
