@@ -1,19 +1,23 @@
 """Checks shared by the step tests. A failure says what was sent, what came back, and
-the curl command that sends the same request (see ``Exchange.explain``); when the
-answer is not HTTP/1.1 at all, a ``FramingFailure`` says what to fix first."""
+a command that sends the same bytes the same way (see ``Exchange.explain``); when no
+answer came, a ``NoAnswer`` says so and why that usually happens; when the answer is
+not HTTP/1.1 at all, a ``FramingFailure`` says what to fix first."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import secrets
+import shlex
+import signal
 import threading
 import time
 from http import HTTPStatus
 
 from harness.process import ServerProcess
-from harness.wire import NO_ANSWER, Connection, Exchange, exchange
+from harness.wire import Connection, Exchange, NoAnswer, exchange
 
 # A few characters that take 2, 3 and 4 bytes in UTF-8.
 NON_ASCII = "éüñ✓日本語😀"
@@ -79,7 +83,9 @@ def _check_framing(ex: Exchange, status: int, content_type: str, index: int, clo
         last = len(ex.received) == end
     else:
         responses = ex.responses()
-        assert index < len(responses), ex.explain(f"expected at least {index + 1} responses, got {len(responses)}")
+        if index >= len(responses):
+            raise NoAnswer(ex.explain(f"expected at least {index + 1} responses, got {len(responses)}: "
+                                      + ex.no_answer(len(responses) + 1)))
         response, last = responses[index], index == len(responses) - 1
     status_line = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
     assert response.status_line == status_line, ex.explain(f"expected the status line {status_line!r}")
@@ -131,6 +137,11 @@ def interleave(server: ServerProcess, first: bytes, second: bytes, split: int, t
         b.send(second)
         time.sleep(pause)
         a.send(first[split:])
+        # What the test did, on both connections: the command a failure suggests does the same.
+        a.exchange.connection, b.exchange.connection = "a", "b"
+        a.exchange.actions[:] = b.exchange.actions[:] = [
+            ("send", "a", first[:split]), ("sleep", pause), ("send", "b", second), ("sleep", pause),
+            ("send", "a", first[split:])]
         # Both read at once, each in a thread, so that neither waits for the other's close.
         readers = [threading.Thread(target=conn.wait_closed, args=(timeout,)) for conn in (a, b)]
         for reader in readers:
@@ -141,20 +152,62 @@ def interleave(server: ServerProcess, first: bytes, second: bytes, split: int, t
 
 
 def send(server: ServerProcess, *pieces: bytes, **options) -> Exchange:
-    """``exchange`` with the server's address filled in; a failure also shows its log."""
+    """``exchange`` with the server's address filled in; a failure also shows its log,
+    and how to start the server by hand as the test did."""
     mark = server.mark()
     result = exchange(server.host, server.port, *pieces, **options)
     result.server_log = lambda: server.log(since=mark)
+    result.start_hint = start_hint(server)
     return result
 
 
 def connect(server: ServerProcess, timeout: float = 3.0) -> Connection:
     """A :class:`harness.wire.Connection` (kept alive, several requests) to ``server``;
-    a failure also shows what the server logged meanwhile."""
+    a failure also shows what the server logged meanwhile, and how to start it by hand."""
     mark = server.mark()
     conn = Connection(server.host, server.port, timeout=timeout)
     conn.exchange.server_log = lambda: server.log(since=mark)
+    conn.exchange.start_hint = start_hint(server)
     return conn
+
+
+def server_command(server: ServerProcess, *more: str) -> str:
+    """The command that starts ``server`` by hand, with the options the test gave it (and
+    ``more``); the test's --host and --port, which come last, are left out: by hand, the
+    defaults do."""
+    options = [*server.args[:-4], *more]
+    try:
+        path = os.path.relpath(server.script)  # shorter, when the file is below the current folder
+    except ValueError:  # another drive (Windows)
+        path = str(server.script)
+    if path.startswith(".."):
+        path = str(server.script)
+    if server.module:  # python -m uvicorn server:app ..., run in the file's folder
+        return f"cd {shlex.quote(os.path.dirname(path) or '.')} && python -m {server.module} {shlex.join(options)}"
+    return shlex.join(["python", path, *options])
+
+
+def start_hint(server: ServerProcess) -> str:
+    """How to start ``server`` by hand for a failure's reproduction, and which port to use."""
+    default_port = 8000 if server.module == "uvicorn" else 8080
+    return f"start it as the test did, `{server_command(server)}`, and use its port, {default_port} by default"
+
+
+def shutdown_by_hand(server: ServerProcess, signum: int, target: str, expected: str, port: int = 8080) -> str:
+    """How to see a shutdown problem by hand, since one request alone cannot show it: the
+    signal has to reach the server while ``target`` is being answered. ``expected``: what
+    a right server does then. (``port``: where the server listens, 8080 by default.)"""
+    name = signal.Signals(signum).name
+    kill = f"kill -{name.removeprefix('SIG')}"
+    command = server_command(server, *(["--port", str(port)] if port != 8080 else []))
+    curl = f"curl -i --max-time 5 http://127.0.0.1:{port}{target}"
+    ctrl_c = " (or press Ctrl-C in the first terminal)" if signum == signal.SIGINT else ""
+    # In one line: set -m, so that the server started in the background does not ignore
+    # SIGINT (without job control, a shell makes its background commands ignore it).
+    return (f"To see it by hand ({name} must come while {target} is being answered): in one terminal start "
+            f"the server, `{command}`; in a second, `{curl}`; in a third, within half a second, "
+            f"`{kill} <the server's pid>`{ctrl_c}. {expected} All in one line, in bash:\n"
+            f"    (set -m; {command} & server=$!; sleep 1; {curl} & sleep 0.2; {kill} $server; wait)")
 
 
 def assert_valid_http(server: ServerProcess, data: bytes) -> Exchange:
@@ -164,7 +217,9 @@ def assert_valid_http(server: ServerProcess, data: bytes) -> Exchange:
     there as a puzzle (a body cut short) or not at all."""
     __tracebackhide__ = True
     ex = send(server, data, until_closed=False)
-    assert ex.responses(), ex.explain(NO_ANSWER)
+    if not ex.received:  # not a byte came back: say so, with the likely causes
+        raise NoAnswer(ex.explain(ex.no_answer(1)))
+    ex.responses()  # and all that came must be HTTP/1.1
     return ex
 
 

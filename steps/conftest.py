@@ -18,7 +18,10 @@ One mistake, one failure: when a server's answer is not HTTP/1.1 at all (a bare 
 ending a line, a Content-Length that counts characters), the first check that sees it
 fails with the whole story (harness.wire.FramingFailure), and every later check of the
 same server file that fails for the same problem is skipped, in one line that points
-back to it. A server whose answers are valid HTTP never sees one of these skips.
+back to it. A server whose answers are valid HTTP never sees one of these skips. Nor
+does a server that sends no byte at all: that is no framing problem, and it fails as
+harness.wire.NoAnswer ("no answer to request N", with the likely causes) in every test
+where it happens.
 """
 
 from __future__ import annotations

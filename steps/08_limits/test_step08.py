@@ -25,6 +25,7 @@ from harness.checks import (
     random_text,
     random_word,
     send,
+    start_hint,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -97,7 +98,9 @@ def trickle(server, data: bytes, every: float, timeout: float) -> Exchange:
     resets the connection; the reset may overtake the answer. So the connection ending is
     what tells the deadline; the answer is checked when it arrived.
     """
-    ex = Exchange(server.host, server.port, [data])
+    # The failure's command then trickles too, and the server is started with the test's options.
+    ex = Exchange(server.host, server.port, [data], actions=[("trickle", "s", data, every)],
+                  start_hint=start_hint(server))
     started = time.monotonic()
     with socket.create_connection(server.address, timeout=timeout) as sock:
         left_to_send = list(data)

@@ -25,6 +25,7 @@ from harness.checks import (
     random_text,
     random_word,
     send,
+    shutdown_by_hand,
     text_response,
 )
 
@@ -38,6 +39,15 @@ NO_ANSWER_HINT = (
     "If the server's log is silent, look for a task that died: an exception raised while "
     "answering (a KeyError from a hand-written table of reason phrases, say: take the phrase "
     "from http.HTTPStatus(code).phrase, which knows every code) leaves the client waiting.")
+
+
+# What a right server does with the request in flight when the signal comes: the by-hand recipe
+# of a shutdown failure says it (shutdown_by_hand), since one request cannot show the problem.
+GRACEFUL = ("A graceful shutdown lets curl print HTTP/1.1 200 OK and {\"slept_ms\": 500}, and the server print "
+            "Server stopped and exit; `curl: (52) Empty reply from server` means the request in flight was cut.")
+BOUNDED = ("With --timeout 0.3 the server waits 0.3 s for the request in flight, then cuts it (`curl: (52) Empty "
+           "reply from server`), prints Server stopped and exits with status 0 (`echo $?` then says 0), "
+           "with no traceback.")
 
 
 def ask(conn, data, status, *expected, closes=False):
@@ -149,6 +159,9 @@ def test_graceful_shutdown_lets_the_request_in_flight_finish(start_server, signu
         busy.send(request("GET", "/hello_world") + request("GET", "/sleep/500"))
         busy.read_response()
         time.sleep(0.1)  # the slow handler is asleep now
+        # From here on, what went wrong depends on the signal: the bytes alone cannot show it.
+        by_hand = shutdown_by_hand(server, signum, "/sleep/500", GRACEFUL)
+        idle.exchange.by_hand = busy.exchange.by_hand = by_hand
         signalled = time.monotonic()
         server.process.send_signal(signum)
 
@@ -161,7 +174,8 @@ def test_graceful_shutdown_lets_the_request_in_flight_finish(start_server, signu
             pass
         else:
             late.close()
-            pytest.fail(f"a new connection was accepted after {signum.name}: stop accepting first (server.close())")
+            pytest.fail(f"a new connection was accepted after {signum.name}: stop accepting first (server.close())\n"
+                        f"{by_hand}")
 
         try:
             busy.read_response(timeout=3)
@@ -174,14 +188,15 @@ def test_graceful_shutdown_lets_the_request_in_flight_finish(start_server, signu
     try:
         server.process.wait(timeout=3)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the server was still running 3 s after {signum.name}, with no connection left to wait for")
+        pytest.fail(f"the server was still running 3 s after {signum.name}, with no connection left to wait for\n"
+                    f"{by_hand}")
     waited = time.monotonic() - signalled
     status = server.stop()
     log = server.log()
-    assert status == 0, f"exit status {status} after {signum.name}; the server's output:\n{log}"
-    assert log.splitlines()[-1] == "Server stopped", f"the log should end with 'Server stopped':\n{log}"
-    assert "Traceback" not in log, f"a traceback during the shutdown:\n{log}"
-    assert waited < 4, f"the shutdown took {waited:.1f} s"
+    assert status == 0, f"exit status {status} after {signum.name}; the server's output:\n{log}\n{by_hand}"
+    assert log.splitlines()[-1] == "Server stopped", f"the log should end with 'Server stopped':\n{log}\n{by_hand}"
+    assert "Traceback" not in log, f"a traceback during the shutdown:\n{log}\n{by_hand}"
+    assert waited < 4, f"the shutdown took {waited:.1f} s\n{by_hand}"
 
 
 @POSIX_SIGNALS
@@ -193,16 +208,17 @@ def test_the_wait_for_requests_in_flight_is_bounded(start_server):
         busy.send(request("GET", "/hello_world") + request("GET", "/sleep/1000"))
         busy.read_response()
         time.sleep(0.05)  # the slow handler is asleep now
+        by_hand = busy.exchange.by_hand = shutdown_by_hand(server, signal.SIGTERM, "/sleep/1000", BOUNDED)
         server.process.send_signal(signal.SIGTERM)
         assert busy.wait_closed(timeout=3), busy.exchange.explain("the connection was still open 3 s after SIGTERM")
     try:
         server.process.wait(timeout=3)
     except subprocess.TimeoutExpired:
-        pytest.fail("the server was still running 3 s after SIGTERM (--timeout 0.3)")
+        pytest.fail(f"the server was still running 3 s after SIGTERM (--timeout 0.3)\n{by_hand}")
     status = server.stop()
     log = server.log()
-    assert status == 0 and log.splitlines()[-1] == "Server stopped", f"exit status {status}; the log:\n{log}"
-    assert "Traceback" not in log and "Task was destroyed" not in log, log
+    assert status == 0 and log.splitlines()[-1] == "Server stopped", f"exit status {status}; the log:\n{log}\n{by_hand}"
+    assert "Traceback" not in log and "Task was destroyed" not in log, f"{log}\n{by_hand}"
 
 
 # -- the routes of step 09, now declared with the App API -----------------------------------
