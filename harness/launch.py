@@ -30,7 +30,9 @@ def _stop_when_stdin_closes() -> None:
     # must reach the main thread: sent to this thread (signal.raise_signal does that),
     # it would not wake a main thread that sleeps in the event loop's select().
     if hasattr(signal, "pthread_kill"):
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        main_thread = threading.main_thread().ident
+        assert main_thread is not None  # it has started: this code runs beside it
+        signal.pthread_kill(main_thread, signal.SIGINT)
     else:  # Windows: no pthread_kill; raise KeyboardInterrupt in the main thread
         _thread.interrupt_main()
     # If the script ignores it, leave anyway after a grace period.

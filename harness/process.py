@@ -190,6 +190,15 @@ class ServerProcess:
         with self._new_line:
             return "\n".join(self.lines[since:])
 
+    def shown_log(self, since: int = 0, lines: int = 30, width: int = 300) -> str:
+        """The log for a failure message: its last ``lines`` lines (from ``since`` on), each cut
+        at ``width`` characters, so that a line of a megabyte does not fill the terminal."""
+        with self._new_line:
+            kept = self.lines[since:]
+        cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in kept[-lines:]]
+        skipped = f"({len(kept) - lines} earlier lines not shown)\n" if len(kept) > lines else ""
+        return skipped + "\n".join(cut) if kept else "(nothing)"
+
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0,
                  count: int = 1) -> re.Match[str]:
         """Wait until a log line (from ``since`` on) contains ``pattern``; return the match.
@@ -216,9 +225,10 @@ class ServerProcess:
                 if self._output_ended or left <= 0:
                     why = "the server's output ended" if self._output_ended else f"{timeout:g} s passed"
                     lines = "a line" if count == 1 else f"{count} lines ({seen} so far)"
+                    wanted = f"containing {pattern!r}" if isinstance(pattern, str) else f"matching {regex.pattern!r}"
                     raise ServerError(
-                        f"{why} before {lines} matched {regex.pattern!r}.\n"
-                        f"Server: {self.script}\nIts output:\n{self.log() or '(nothing)'}"
+                        f"{why} before {lines} {wanted}.\n"
+                        f"Server: {self.script}\nIts output:\n{self.shown_log(since)}"
                     )
                 self._new_line.wait(left)  # woken by each new line, and at the end
 

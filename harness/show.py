@@ -51,12 +51,22 @@ def hunks(old: str | Path, new: str | Path, context: int = 3) -> list[str]:
     return rest
 
 
-def show_diff(old: str | Path, new: str | Path, context: int = 3, containing: str | None = None) -> None:
+def diff_size(old: str | Path, new: str | Path) -> tuple[int, int]:
+    """(lines added, lines removed) from ``old`` to ``new``."""
+    lines = diff_text(old, new).splitlines()[2:]  # after the ---/+++ header
+    return (sum(line.startswith("+") for line in lines), sum(line.startswith("-") for line in lines))
+
+
+def show_diff(old: str | Path, new: str | Path, context: int = 3, containing: str | None = None,
+              collapsed: str | None = None) -> None:
     """Display the coloured diff of two files, or only the one hunk ``containing`` this text.
 
     Choosing a hunk by its text, not its number, keeps a walk-through honest: if the
     step's code changes so that the text moves or goes, this fails instead of quietly
     showing a different hunk under the old explanation.
+
+    ``collapsed``: the diff (or the hunk) folded under this title, with its size, opened
+    with a click: for a reader who wants it all without a wall of lines in the way.
     """
     if containing is None:
         text = diff_text(old, new, context)
@@ -65,7 +75,17 @@ def show_diff(old: str | Path, new: str | Path, context: int = 3, containing: st
         if len(found) != 1:
             raise ValueError(f"{len(found)} hunks of the diff contain {containing!r}; expected exactly one")
         text = found[0]
-    display(_html(text or "(no differences)\n", DiffLexer()))
+    html = highlight(text or "(no differences)\n", DiffLexer(), _FORMATTER)
+    if collapsed is not None:
+        if containing is None:
+            added, removed = diff_size(old, new)
+        else:  # one hunk: no ---/+++ header, every line is context, - or +
+            added = sum(line.startswith("+") for line in text.splitlines())
+            removed = sum(line.startswith("-") for line in text.splitlines())
+        parts = "" if containing else f", {len(hunks(old, new, context))} parts"
+        html = (f"<details><summary>{collapsed} (+{added} / -{removed} lines{parts}; click to open)</summary>"
+                f"{html}</details>")
+    display(HTML(html))
 
 
 def code_of(path: str | Path, start: str | None = None) -> str:
@@ -77,7 +97,7 @@ def code_of(path: str | Path, start: str | None = None) -> str:
     lines = Path(path).read_text().splitlines()
     if start is None:
         return "\n".join(lines) + "\n"
-    for first, line in enumerate(lines):
+    for first, line in enumerate(lines):  # noqa: B007 (first is what the loop finds: used after it)
         if start in line:
             break
     else:

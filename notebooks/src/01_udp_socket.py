@@ -6,6 +6,10 @@
 # server there is: it waits for a message, prints it and answers. Then we measure its
 # big weakness, which the rest of the tutorial works on.
 #
+# In this notebook, in order: the whole server (four socket calls); running it and sending
+# it a message; the step's client, which retries, and the article's client, which crashes;
+# and the cost of a server that does one thing at a time, measured.
+#
 # Steps 01 to 06 follow the article *A Python Web Framework*, section by section: they keep
 # its names (`Server`, `Router`, `Response`, ...) so you can read it alongside, and fix its
 # bugs, each shown live before it is fixed. "The article", from here on, means that one.
@@ -88,13 +92,11 @@ print("the whole log:")
 print(server.log())
 
 # %% [markdown]
-# ## The client, and a bug in the article
+# ## The client
 #
-# The article's client prints `Waiting up to {delay} seconds`, but `delay` is never defined:
-# it stops with a `NameError` before it sends anything useful. Ours defines it, and uses it
-# for what the message promises: wait that long for an answer, send again if none came, and
-# double the wait each time (*exponential backoff*). After the last try it gives up with a
-# clear message and a non-zero exit status, so it can never hang.
+# The step's client sends a datagram and waits `delay` seconds for an answer; if none came,
+# it sends again and doubles the wait each time (*exponential backoff*). After the last try
+# it gives up with a clear message and a non-zero exit status, so it can never hang.
 #
 # It also calls `connect()` on its UDP socket, just after we said UDP has no connections. On a
 # UDP socket `connect()` sends nothing: it only records the peer, so `send` and `recv` need no
@@ -111,7 +113,7 @@ show_code(f"{STEP}/client.py", "def main")
 # logged after that point, so a line from an earlier request cannot be mistaken for this one.
 
 # %%
-from harness.show import run_client
+from harness.show import run_client, show_diff
 
 
 mark = server.mark()
@@ -137,6 +139,29 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spare:
     free_port = spare.getsockname()[1]  # a port that was free a moment ago
 
 assert run_client(f"{STEP}/client.py", "--port", str(free_port), "--tries", "4").returncode == 1
+
+# %% [markdown]
+# ## A bug in the article: an undefined `delay`
+#
+# The article's client prints `Waiting up to {delay} seconds`, but never defines `delay`.
+# `bug(...)`, from the tutorial's catalogue of the articles' bugs, takes the line that
+# defines it out of a copy of the step's client. `show_diff` shows what differs between two
+# files (red: removed, green: added):
+
+# %%
+from harness.bugs import bug
+
+article_client = bug("undefined-delay").variant()
+show_diff(f"{STEP}/client.py", article_client)
+
+# %% [markdown]
+# Run against our server, it sends its first datagram, then crashes before it waits for any
+# answer. The error is an `UnboundLocalError`, the kind of `NameError` Python raises for a
+# function's own variable (the later `delay *= 2` makes `delay` one):
+
+# %%
+done = run_client(article_client, "--port", str(server.port))
+assert done.returncode != 0 and "UnboundLocalError" in done.stderr
 
 # %% [markdown]
 # ## The cost of a blocking loop
@@ -255,9 +280,20 @@ assert exit_status == 0 and "Traceback" not in server.log()
 #    race to the server; when the slow datagram gets there first (about every other run),
 #    the quick client waits too, and re-sends too. A client that retries makes a busy server
 #    busier. The server's terminal shows every datagram it got.
-# 2. Copy the server to `my_server.py` (in the repository's root) and make it answer with the
-#    data it received, in upper case: `sock.sendto(data.upper(), addr)`. Then run the step's
-#    tests against your copy:
+# 2. Write the server yourself, in a file of your own: `tutorial start 01` makes
+#    `my_server.py` from a short starter whose four TODOs are the step's tasks, in order
+#    (bind the socket; wait for a datagram and answer it; log who sent what; make `slow`
+#    take half a second). Then:
+#
+#    ```
+#    tutorial check    # the step's tests against my_server.py, task by task
+#    tutorial watch    # the same, again each time you save the file (Ctrl-C stops)
+#    tutorial hint     # stuck: a hint for the first task that fails (again: the next hint)
+#    ```
+# 3. Once your `my_server.py` passes (or with a copy of the step's server in its place), make
+#    it answer with the data it received, in upper case: `data.upper()` instead of the fixed
+#    answer. Then run all the step's tests against it, the plain pytest way, which runs every test
+#    instead of stopping at the first task that fails:
 #
 #    ```
 #    pytest steps/01_udp_socket --server my_server.py

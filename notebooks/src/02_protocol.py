@@ -1,11 +1,10 @@
 # %% [markdown]
 # # Step 02: asyncio, a protocol, and an HTTP parser
 #
-# Step 01's server could serve one client at a time. Here we hand the waiting to
-# **asyncio**, switch from UDP to **TCP** (a connection per client, carrying a stream of bytes
-# in order; HTTP runs on it), and turn those bytes into an HTTP request with the `httptools`
-# parser. The server logs every request it understands. It does not answer yet: that comes
-# in step 04.
+# Step 01's server served one client at a time. Here we hand the waiting to **asyncio**,
+# switch from UDP to **TCP** (a connection per client, carrying a stream of bytes in order;
+# HTTP runs on it), and turn those bytes into HTTP requests with the `httptools` parser. The
+# server logs each request; it answers from step 04 on.
 #
 # Where we are (the highlighted boxes are new in this step):
 #
@@ -15,6 +14,26 @@
 #     style P fill:#ffd54f,stroke:#e65100,stroke-width:3px
 #     style H fill:#ffd54f,stroke:#e65100,stroke-width:3px
 # ```
+#
+# ## What changes
+#
+# Step 02 rewrites step 01 rather than editing it, so we read the new file part by part, in
+# this order:
+#
+# 1. **asyncio's event loop**: one thread that serves many connections.
+# 2. **A protocol**: the object asyncio calls for each connection; TCP as a stream of bytes.
+# 3. **The HTTP parser**: bytes in, calls such as `on_url` and `on_body` out.
+# 4. **The step's server** built from them: `Request` (6 lines), `Server` (31 lines), `main`
+#    (14 lines). Then we run it.
+# 5. **The article's pitfall**: one protocol object shared by every connection, run live.
+
+# %%
+from harness.show import diff_size, show_diff
+
+STEP = "../steps/02_protocol"
+added, removed = diff_size("../steps/01_udp_socket/server.py", f"{STEP}/server.py")
+print(f"step 01 -> step 02: {added} lines added, {removed} removed")
+show_diff("../steps/01_udp_socket/server.py", f"{STEP}/server.py", collapsed="The whole change, from step 01")
 
 # %% [markdown]
 # ## asyncio in one paragraph
@@ -43,18 +62,13 @@ assert loop.is_running()
 #
 # With asyncio, a server is two objects per connection. The **transport** is asyncio's end
 # of the connection: it reads and writes the socket for you. The **protocol** is your
-# object: asyncio calls its methods when something happens on that connection. The names are
-# fixed by `asyncio.Protocol`: `connection_made`, `data_received`, `eof_received` and
-# `connection_lost`.
+# object: asyncio calls its methods (`connection_made`, `data_received`, `eof_received`,
+# `connection_lost`) when something happens on that connection.
 #
-# This protocol does nothing but record each call it gets. `loop.create_server` then opens a
-# listening TCP socket. Its first argument is a **factory**: a function that asyncio calls
-# once for every new connection to get a fresh protocol object (passing the class works,
-# since calling a class makes a new object). It all runs right here, in the kernel's loop.
-#
-# The protocol reports its calls through an `asyncio.Queue`: a first-in, first-out queue
-# for code running on the loop. `put_nowait` adds an item at once (the protocol's methods are
-# plain functions: they cannot wait), and `await events.get()` waits until there is one.
+# This protocol only records each call, in an `asyncio.Queue` (`put_nowait` adds an item;
+# `await events.get()` waits for one). `loop.create_server` opens a listening TCP socket.
+# Its first argument is a **factory**: asyncio calls it for every new connection to get a
+# fresh protocol object (a class will do). It all runs here, in the kernel's loop.
 
 # %%
 events = asyncio.Queue()  # the protocol's calls, in order, for the client below to read
@@ -79,15 +93,13 @@ tracing_port = tracing_server.sockets[0].getsockname()[1]
 print("listening on port", tracing_port)
 
 # %% [markdown]
-# Now a client. asyncio has two levels of networking API: the low-level **protocols and
-# transports** we just met (servers such as uvicorn are built on them, and so is ours), and
-# the high-level **streams**, a `reader` and a `writer` you `await`, handy for a short client
-# like this one. `open_connection` gives that pair for one TCP connection.
+# Now a client. For a short client, asyncio has **streams**: `open_connection` gives a
+# `reader` and a `writer` for one TCP connection, used with `await`.
 #
 # The client sends a request in three pieces, and after each one it waits until the protocol
-# has seen it. Then it calls `write_eof()`, a **half-close**: "I will send nothing more, but I
-# still listen", and reads until the server closes its side. The protocol's calls appear
-# between the client's steps:
+# has seen it (`asyncio.wait_for` gives up after 2 seconds, so the cell cannot hang). Then it
+# calls `write_eof()`, a **half-close**: "I will send nothing more, but I still listen", and
+# reads until the server closes its side:
 
 # %%
 async def server_side():
@@ -118,40 +130,16 @@ print(" -> ".join(seen))
 assert seen == ["connection_made"] + ["data_received"] * 3 + ["eof_received", "connection_lost"]
 
 # %% [markdown]
-# That order is a rule asyncio keeps for every connection, a small **state machine**. It is
-# written down in `asyncio.Protocol` itself:
-
-# %%
-rule = next(line.strip() for line in asyncio.Protocol.__doc__.splitlines() if "start ->" in line)
-print(rule)
-assert rule == "start -> CM [-> DR*] [-> ER?] -> CL -> end"
-
-# %% [markdown]
-# ```mermaid
-# stateDiagram-v2
-#     direction LR
-#     [*] --> connection_made
-#     connection_made --> data_received
-#     data_received --> data_received
-#     data_received --> eof_received
-#     connection_made --> eof_received
-#     data_received --> connection_lost
-#     connection_made --> connection_lost
-#     eof_received --> connection_lost
-#     connection_lost --> [*]
-# ```
+# `connection_made` once; `data_received` for each piece; `eof_received` when the client had
+# finished sending; `connection_lost` once, at the end. That order holds for every connection
+# (a deep dive at the end gives the exact rule). Returning nothing from `eof_received` tells
+# asyncio to close our side too, which is why the client's read came to the end of the
+# stream.
 #
-# `connection_made` (CM) once; `data_received` (DR) any number of times, zero included;
-# `eof_received` (ER) at most once, when the other side has finished sending: after a
-# half-close like this one, and after an ordinary close too (both send the same end-of-data
-# signal, a FIN); only a connection that is *reset* skips it. `connection_lost` (CL) exactly
-# once. Returning nothing from `eof_received` tells asyncio to close our side too, which is
-# why the client's read came to the end of the stream.
-#
-# `data_received` got the bytes in the three pieces they were sent in, cut in the middle of
-# `/hello` and of `Host`, but only because the client waited after each piece. TCP is a
-# **stream** of bytes: it keeps them in order, but not the boundaries between sends. The same
-# three pieces, written one after the other without waiting, on a new connection:
+# `data_received` got the three pieces as they were sent, but only because the client waited
+# after each one. TCP is a **stream** of bytes: it keeps them in order, but not the
+# boundaries between sends. The same three pieces, written one after the other without
+# waiting, on a new connection:
 
 # %%
 reader, writer = await asyncio.open_connection("127.0.0.1", tracing_port)
@@ -177,7 +165,7 @@ print("serving:", tracing_server.is_serving())
 # %% [markdown]
 # ## The parser: bytes in, calls out
 #
-# An HTTP request is a few lines of text, then maybe some data:
+# An HTTP request is a few lines of text, each ending with `\r\n`, then maybe some data:
 #
 # - the **request line**: a **method** (`GET` to fetch, `POST` to send data, ...), the **URL**
 #   (a path such as `/hello_world`, maybe followed by a query string `?name=ada`) and the
@@ -185,13 +173,11 @@ print("serving:", tracing_server.is_serving())
 # - **headers**, one `Name: value` per line, such as `Host: example.com`;
 # - an empty line, then the **body**, if any: `Content-Length` says how many bytes it has.
 #
-# The request line and the headers together are the **head**; the empty line ends it.
-#
-# Every line ends with `\r\n`. Turning bytes into those parts is the job of an **HTTP
-# parser**. `httptools.HttpRequestParser` (one of the parsers uvicorn uses) takes an object of
-# ours and calls its methods as it recognises each part: `on_url`, `on_header`, `on_body`,
-# `on_message_complete` and a few more. This object prints every call, and keeps the URL and
-# body pieces it is given. Fed a whole request at once, it sees this:
+# The request line and the headers together are the **head**. An **HTTP parser** turns the
+# bytes into those parts. `httptools.HttpRequestParser` (one of the parsers uvicorn uses)
+# calls methods of an object of ours as it recognises each part: `on_url`, `on_header`,
+# `on_body`, `on_message_complete` and a few more. This object prints every call, and keeps
+# the URL and body pieces. Fed a whole request at once, it sees this:
 
 # %%
 from httptools import HttpRequestParser
@@ -220,8 +206,8 @@ class TracingCallbacks:
 HttpRequestParser(TracingCallbacks()).feed_data(b"GET /hello HTTP/1.1\r\nHost: example.com\r\n\r\n")
 
 # %% [markdown]
-# Now a request with a body, cut at awkward places (inside the method, inside the URL, inside
-# a header and inside the body) and fed piece by piece, as TCP may deliver it:
+# Now a request with a body, cut at awkward places (inside the method, the URL, a header and
+# the body) and fed piece by piece, as TCP may deliver it:
 
 # %%
 request_bytes = (b"POST /hello_world?name=ada HTTP/1.1\r\nHost: example.com\r\n"
@@ -240,10 +226,8 @@ print("method:", parser.get_method())
 
 # %% [markdown]
 # `on_url` fired twice (`/hello`, then `_world?name=ada`) and so did `on_body`: the parser
-# hands over what it has as soon as it has it, without waiting for the rest. (httptools puts
-# a header's pieces back together before it calls `on_header`, but not the URL's or the
-# body's.) So a server must **collect the pieces** and use them only in
-# `on_message_complete`:
+# hands over what it has as soon as it has it. So a server must **collect the pieces** and
+# use them only in `on_message_complete`:
 
 # %%
 print("URL pieces: ", callbacks.url_pieces, "-> joined:", b"".join(callbacks.url_pieces))
@@ -255,39 +239,36 @@ assert b"".join(callbacks.body_pieces) == b'{"key1": "val1"}'
 # %% [markdown]
 # ## The step's server
 #
-# Step 02's server is a rewrite rather than a change of step 01 (UDP became TCP, the loop
-# became asyncio), so a diff would be all red and green. Instead we read it part by part; the
-# parts below are the whole file, apart from its docstring, its imports and `parse_args` (the
-# same as in step 01). First, a `Request` holds what the parser found. (Its `encoding` is the
-# article's; nothing uses it yet.)
+# Here is the whole file, apart from its docstring, imports and `parse_args` (as in step 01).
+# First, a `Request` holds what the parser found (its `encoding` is unused so far):
 
 # %%
 from harness.show import show_code
 
-STEP = "../steps/02_protocol"
 show_code(f"{STEP}/server.py", "class Request")
 
 # %% [markdown]
-# `Server` is the protocol, one object per connection; the name is the article's. (Below,
-# `server` in lower case is something else: the listening object that `create_server` returns.)
-# It is also the parser's callback object: `HttpRequestParser(self)`.
-# `data_received` only feeds the parser. `on_message_begin` starts empty lists, `on_url` and
-# `on_body` append to them, and `on_message_complete` joins the pieces into a `Request` and
-# logs it. `get_method()` asks the parser for the method it read.
+# `Server` is the protocol, one object per connection (the name is the article's). It is
+# also the parser's callback object: `HttpRequestParser(self)`. `data_received` only feeds
+# the parser. `on_message_begin` starts empty lists, `on_url` and `on_body` append to them,
+# and `on_message_complete` joins the pieces into a `Request` and logs it. `get_method()`
+# asks the parser for the method it read.
 
 # %%
 show_code(f"{STEP}/server.py", "class Server")
 
 # %% [markdown]
-# `main` is a coroutine function. It gets the loop that runs it (`get_running_loop`), creates
-# the server with a factory that makes **a new `Server` for every connection**, prints the
-# port, and serves until it is stopped. The factory is a `lambda` where the class alone would
-# do: it puts the line next to the article's version (the pitfall below), and step 03 passes
-# the `Server` an argument. The server listens as soon as `create_server` returns; `main`
-# then waits. An `asyncio.Event` is a flag that coroutines can wait for until someone sets
-# it; nothing ever sets this one, so `main` (and the loop, serving connections meanwhile)
-# runs until Ctrl-C. `asyncio.run(main(...))` starts an event loop, runs `main` in it, and closes
-# the loop at the end; Ctrl-C cancels `main` and ends with a `KeyboardInterrupt`.
+# `main` is a coroutine function. It gets the loop that runs it (`get_running_loop`) and
+# creates the listening server (the local variable `server`, not a `Server`) with a factory
+# that makes **a new `Server` for every connection**. (A `lambda` where the class alone would
+# do: step 03 passes the `Server` an argument.)
+#
+# The server listens as soon as `create_server` returns; `main` then waits. An
+# `asyncio.Event` is a flag that coroutines can wait for until someone sets it; nobody sets
+# this one, so `main` (and the loop, serving connections meanwhile) runs until Ctrl-C.
+# `asyncio.run(main(...))` starts an event loop, runs `main` in it, and closes the loop at the
+# end; Ctrl-C cancels `main` and ends with a `KeyboardInterrupt`. (The article uses the
+# deprecated `asyncio.get_event_loop()` instead; a deep dive at the end shows why not.)
 
 # %%
 show_code(f"{STEP}/server.py", "async def main")
@@ -318,10 +299,9 @@ assert run_client(f"{STEP}/client.py", "--port", str(server.port)).returncode ==
 print("server log:", server.wait_for("Request: GET / None", since=mark).string)
 
 # %% [markdown]
-# Now the exact bytes. `request()` builds an HTTP request (each line ends with `\r\n`, a
-# blank line ends the head, and `Content-Length` counts the body's bytes); `exchange()` sends
-# it in pieces, a little apart, and reads whatever comes back for at most half a second.
-# A random part in the URL shows that the log line comes from this very request:
+# Now the exact bytes. `request()` builds an HTTP request; `exchange()` sends it in pieces,
+# a little apart, and reads whatever comes back for at most half a second. A random part in
+# the URL shows that the log line comes from this very request:
 
 # %%
 import secrets
@@ -340,13 +320,12 @@ print("server log:", server.wait_for(f"Request: POST /notes/{word}", since=mark)
 assert len(ex.sent) == 3 and ex.received == b"" and not ex.closed
 
 # %% [markdown]
-# Three pieces went out, cut inside the URL and inside `Host` (`show_exchange` prints them
-# joined, one protocol line per output line); the log shows one whole request, the URL and
-# the body put back together. Nothing came back and the connection was still open when the client stopped
-# waiting.
+# Three pieces went out (`show_exchange` prints them joined, one protocol line per output
+# line); the log shows one whole request. Nothing came back, and the connection was still
+# open when the client stopped waiting.
 #
-# A real HTTP client behaves the same. `requests` waits at most half a second (`timeout=0.5`),
-# then gives up; the server logs the request anyway:
+# `requests` fares the same: it gives up after half a second (`timeout=0.5`), and the server
+# logs the request anyway:
 
 # %%
 import requests
@@ -359,9 +338,8 @@ except requests.exceptions.Timeout as error:
 print("server log:", server.wait_for(f"Request: GET /from-requests/{word} None", since=mark).string)
 
 # %% [markdown]
-# From a terminal, `curl` sends an equivalent request (curl adds a few headers of its own,
-# such as `User-Agent`; `--max-time` keeps it from waiting forever, and it will say that it
-# timed out):
+# From a terminal, `curl` sends an equivalent request (`--max-time` keeps it from waiting
+# forever):
 
 # %%
 from harness import curl_command
@@ -372,28 +350,18 @@ print(curl_command(raw, server.host, server.port))
 # ## Pitfall: one protocol object for every connection
 #
 # The article creates **one** `Server` object and passes `lambda: protocol` as the factory,
-# so every connection gets that same object, and with it the same parser. Here is that
-# change, made to a copy of the step's file (`variant` makes the copy; the diff is computed
-# from the two files):
+# so every connection gets that same object, and with it the same parser. `bug(...)`, from
+# the tutorial's catalogue of the articles' bugs, puts that back in a copy of the step's file:
 
 # %%
-from harness.show import show_diff
-from harness.variant import variant
+from harness.bugs import bug
 
-shared = variant(
-    f"{STEP}/server.py",
-    ("    # The factory is called once per connection, so each one gets its own Server.\n"
-     "    server = await loop.create_server(lambda: Server(), host, port)",
-     "    protocol = Server()  # the article: ONE object, handed to every connection\n"
-     "    server = await loop.create_server(lambda: protocol, host, port)"),
-    name="server_shared_protocol.py",
-)
+shared = bug("shared-protocol").variant()
 show_diff(f"{STEP}/server.py", shared)
 
 # %% [markdown]
-# With one client at a time you would not notice. Two clients at the same time: A sends the
-# first half of its request and pauses (a slow network, a slow phone); meanwhile B sends a
-# whole request; then A sends the rest. The pauses put the bytes on the wire in that order.
+# One client at a time would never notice. Two at once: A sends half its request and pauses
+# (a slow phone, say); meanwhile B sends a whole request; then A sends the rest.
 
 # %%
 import socket
@@ -417,8 +385,8 @@ cut = a_request.index(b".0.1\r\n\r\n")  # inside A's Host header
 print("A sends first:", a_request[:cut])
 
 # %% [markdown]
-# The article's version first. Its log is long (asyncio prints a traceback for each error),
-# so we keep only the lines that matter:
+# The article's version first. We keep only the lines of its log that matter (asyncio
+# prints a traceback for each error):
 
 # %%
 def summary(log):
@@ -436,13 +404,12 @@ print(summary(buggy_server.log()))
 #
 # - The server logged A's request, although A had not finished sending it.
 # - B's request is not in the log at all, and B got no error either.
-# - Then A's perfectly normal ending failed to parse, as if it were the start of a new
-#   request, and asyncio closed that connection.
+# - A's perfectly normal ending then failed to parse, as if it began a new request, and
+#   asyncio closed that connection.
 #
-# What happened: the single parser was in the middle of A's `Host` header when B's bytes
-# arrived. B's request line was glued onto the value of A's `Host`, B's `Host` became a second
-# header of A's request, and B's empty line ended A's request. Replaying the bytes in the
-# order the shared parser got them, in the kernel, shows it:
+# The single parser was in the middle of A's `Host` header when B's bytes arrived: B's
+# request line was glued onto A's `Host` value, and B's empty line ended A's request. One
+# parser fed the bytes in that order, here in the kernel, shows it:
 
 # %%
 parser = HttpRequestParser(TracingCallbacks())
@@ -468,16 +435,97 @@ assert f"Request: GET /bravo-{word} None" in server.log(since=mark)
 
 # %% [markdown]
 # Each request was parsed whole, B's first because it was complete first. The rule:
-# **state that belongs to one connection lives in the protocol object**, one per connection.
-# Things every connection shares (in the next step, the routes) live elsewhere.
+# **state that belongs to one connection lives in the protocol object**, one per connection;
+# things every connection shares (in the next step, the routes) live elsewhere.
 #
-# This is also step 01's problem, solved for slow *clients*: A stalled halfway, and B was
-# served meanwhile. Slow *work* inside one of these callbacks (a `time.sleep`, a slow
-# computation) would still stall everyone, since every callback runs in the loop's one thread;
-# step 03's tasks show how a handler can wait without blocking.
+# This also solves step 01's problem for slow *clients*: A stalled halfway, and B was served
+# meanwhile. Slow *work* inside a callback (a `time.sleep`) would still stall everyone, since
+# every callback runs in the loop's one thread; step 03 shows how to wait without blocking.
+#
+# ## Stop the servers
+#
+# Both stop as Ctrl-C stops them; the step's server logged no traceback at all.
+
+# %%
+print("article's version: exit status", buggy_server.stop())
+exit_status = server.stop()
+print(server.log().splitlines()[-1], f"(exit status {exit_status})")
+assert exit_status == 0 and "Traceback" not in server.log()
+assert buggy_server.returncode == 0
 
 # %% [markdown]
-# ## Pitfall: `asyncio.get_event_loop()`
+# That is the step. After the exercises come two deep dives, which you can skip: the exact
+# rule for the order of a protocol's calls, and the article's `asyncio.get_event_loop()`.
+
+# %% [markdown]
+# ## Try it
+#
+# 1. Here: in `TracingProtocol`, make `eof_received` return `True` (it means "keep the
+#    connection open, I will close it myself"). Run that cell (it starts a new tracing server
+#    on a new port), then the client cell. The client's `reader.read()` now stops with a
+#    `TimeoutError` after 2 seconds: why? And which of the protocol's calls has not come?
+# 2. A challenge: make the server log each header of a request on a line of its own,
+#    `Header: Name: value`, one line per header, in the order the client sent them, with the
+#    name and the value as they came. A header sent twice is two lines, and each request logs
+#    its own headers only (one connection may carry several requests). Keep the `Request:`
+#    line exactly as it is. In a terminal, from the repository's root folder, with the
+#    environment activated (`source .venv/bin/activate`), work in your own file:
+#    `tutorial start 02` makes `my_server.py` from step 01's server, for you to build this
+#    step (or keeps the one you have); to skip to the challenge, copy
+#    `steps/02_protocol/server.py` over it. Start it with `python my_server.py` and send it
+#    `curl --max-time 1 http://127.0.0.1:8080/x` from a second terminal: which headers does
+#    curl send? Then let the challenge's tests judge it (they also check that the `Request:`
+#    line is unchanged):
+#
+#    ```
+#    tutorial challenge 02          # what the challenge asks, and the command to check it
+#    tutorial check --challenge     # its tests, against my_server.py
+#    ```
+#
+#    Stuck? `tutorial hint --challenge` gives a hint, then a better one.
+#
+# **Next:** step 03 adds a router, so a request reaches the handler for its path and method.
+
+# %% [markdown]
+# ## Deep dive: the exact order of a protocol's calls
+#
+# The order we saw is a rule asyncio keeps for every connection, a small **state machine**.
+# It is written down in `asyncio.Protocol` itself:
+
+# %%
+rule = next(line.strip() for line in asyncio.Protocol.__doc__.splitlines() if "start ->" in line)
+print(rule)
+assert rule == "start -> CM [-> DR*] [-> ER?] -> CL -> end"
+
+# %% [markdown]
+# ```mermaid
+# stateDiagram-v2
+#     direction LR
+#     [*] --> connection_made
+#     connection_made --> data_received
+#     data_received --> data_received
+#     data_received --> eof_received
+#     connection_made --> eof_received
+#     data_received --> connection_lost
+#     connection_made --> connection_lost
+#     eof_received --> connection_lost
+#     connection_lost --> [*]
+# ```
+#
+# `connection_made` (CM) once; `data_received` (DR) any number of times, zero included;
+# `eof_received` (ER) at most once, when the other side has finished sending: after a
+# half-close like the client's `write_eof()`, and after an ordinary close too (both send the
+# same end-of-data signal, a FIN), as the second client showed. Only a connection that is
+# *reset* (cut off abruptly, without that signal) skips it. `connection_lost` (CL) comes
+# exactly once, with `None` after a normal end, or with the exception that ended the
+# connection.
+#
+# One more detail of the parser seen in the same light: httptools puts a header's pieces
+# back together before it calls `on_header` (the `Host` header cut in two above arrived whole),
+# but it does not do that for the URL or the body: those are the pieces the step collects.
+
+# %% [markdown]
+# ## Deep dive: `asyncio.get_event_loop()`
 #
 # The article starts its server with `loop = asyncio.get_event_loop()` and
 # `loop.run_until_complete(...)`, outside any running loop. That form asks asyncio to
@@ -518,36 +566,3 @@ except RuntimeError as error:
 done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
 print(done.stdout.strip())
 assert done.stdout.strip() == "RuntimeError: no running event loop"
-
-# %% [markdown]
-# ## Stop the servers
-#
-# Both stop the way Ctrl-C stops them. The step's server logged no traceback at all.
-
-# %%
-print("article's version: exit status", buggy_server.stop())
-exit_status = server.stop()
-print(server.log().splitlines()[-1], f"(exit status {exit_status})")
-assert exit_status == 0 and "Traceback" not in server.log()
-assert buggy_server.returncode == 0
-
-# %% [markdown]
-# ## Try it
-#
-# 1. Here: in `TracingProtocol`, make `eof_received` return `True` (it means "keep the
-#    connection open, I will close it myself"). Run that cell (it starts a new tracing server
-#    on a new port), then the client cell. The client's `reader.read()` now stops with a
-#    `TimeoutError` after 2 seconds: why? And which of the protocol's calls has not come?
-# 2. In a terminal, from the repository's root folder, with the environment activated
-#    (`source .venv/bin/activate`): copy the step's server to `my_server.py` and make it log
-#    the request's headers too, on a line of their own (add `on_header`, and collect the
-#    headers like the URL). Keep the `Request:` line as it is. Start it with
-#    `python my_server.py` and send it `curl --max-time 1 http://127.0.0.1:8080/x` from a
-#    second terminal: which headers does curl send? Then check that your copy still passes
-#    all the step's tests:
-#
-#    ```
-#    pytest steps/02_protocol --server my_server.py
-#    ```
-#
-# **Next:** step 03 adds a router, so a request reaches the handler for its path and method.

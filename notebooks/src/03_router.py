@@ -17,74 +17,47 @@
 # ```
 
 # %% [markdown]
-# ## What changed since step 02
+# ## What changes
 #
-# The whole change, computed from the two files in `steps/` (red: removed, green: added).
-# Skim it; we take it apart below.
+# The ideas, in the order this notebook takes them:
+#
+# 1. **A table of routes**: what a router does, in a few words.
+# 2. **Coroutines and tasks**: how a parser callback starts an `async def` handler without
+#    waiting for it, tried in the kernel.
+# 3. **The code**: the path without its query string (3 lines), the `Router` (about 20
+#    lines), `dispatch` started as a task (6 lines), and the app with its one router for
+#    every connection (12 lines).
+# 4. **Run it**, routing on the path, and the article's routing bug put back, live.
+# 5. **Waiting without blocking**: a slow handler with `await`, and with `time.sleep`.
 
 # %%
-from harness.show import show_diff
+from harness.show import diff_size, show_diff
 
 OLD, NEW = "../steps/02_protocol/server.py", "../steps/03_router/server.py"
-show_diff(OLD, NEW)
+added, removed = diff_size(OLD, NEW)
+print(f"step 02 -> step 03: {added} lines added, {removed} removed")
+show_diff(OLD, NEW, collapsed="The whole change, from step 02")
 
 # %% [markdown]
-# Part by part. First the top of the file: a new docstring, and `parse_url` from httptools.
-
-# %%
-show_diff(OLD, NEW, containing="import HttpRequestParser, parse_url")
-
-# %% [markdown]
-# `parse_url` splits a URL into its parts, such as the path and the query string (the part
-# after `?`):
-
-# %%
-from httptools import parse_url
-
-parts = parse_url(b"/hello_world?x=1&lang=en")
-print("path:", parts.path, " query:", parts.query)
-assert parts.path == b"/hello_world"
-
-# %% [markdown]
-# The next part uses it: `Request` gains a `path`, the URL without its query string.
+# ## A table of routes
 #
-# Then the `Router`. Its `mapping` is a dictionary from a path to another dictionary, from a
-# method to a handler, like `{"/hello_world": {"GET": hello_world}}`. `add_route` fills it in.
-# `dispatch` looks up the request's path, then its method; if either is missing it returns,
-# and the request is dropped (even when step 04 starts answering, these requests get nothing
-# until step 06 adds `404 Not Found`). Otherwise it runs the handler with `await`.
+# If you know Flask, you know this part from the outside: `@app.route("/hello_world",
+# methods=["GET"])` records your function in a table of routes. Here we build the table.
+# The router's `mapping` is a dictionary from a path to another dictionary, from a method to
+# a handler, like `{"/hello_world": {"GET": hello_world}}`. `add_route` fills it in.
+# `dispatch` looks up the request's path, then its method, and runs that handler. If either is
+# missing it returns, and the request is dropped (even when step 04 starts answering, these
+# requests get nothing until step 06 adds `404 Not Found`).
 #
-# Last in this part, `Server` (still one per connection) now receives the router when it is
-# made, and starts an empty set of tasks.
-
-# %%
-show_diff(OLD, NEW, containing="class Router:")
-
-# %% [markdown]
-# When a request is complete, the `Server` no longer prints it: it starts
-# `router.dispatch(request)` as a **task** (explained below) and keeps it in that set until
-# it is done. Then `hello_world_app` registers the one handler of this step, which logs what
-# it got. If you know Flask: `router.add_route("/hello_world", {"GET": hello_world})` is what
-# `@app.route("/hello_world", methods=["GET"])` does underneath: it records the function in a
-# table of routes.
-
-# %%
-show_diff(OLD, NEW, containing="self.router.dispatch(request)")
-
-# %% [markdown]
-# Last, `main` makes **one** router, registers the app's routes on it, and gives that same
-# router to every `Server` it makes. Routes are shared by all connections; parser state is
-# not (that was step 02's lesson).
-
-# %%
-show_diff(OLD, NEW, containing="router = Router()")
+# Handlers, and `dispatch`, are `async def` functions, so that a handler can wait (for a
+# database, say) without stopping the server. Two asyncio ideas make that work.
 
 # %% [markdown]
 # ## Coroutines and tasks
 #
-# `hello_world` and `dispatch` are defined with `async def`. Calling such a function does
-# **not** run it: it makes a **coroutine** object, a paused function call. Something must
-# then run it. Inside another coroutine you can `await` it; a cell can too:
+# Calling an `async def` function does **not** run it: it makes a **coroutine** object, a
+# paused function call. Something must then run it. Inside another coroutine you can `await`
+# it; a cell can too:
 
 # %%
 async def hello(name):
@@ -96,10 +69,11 @@ print("hello(...) returned", coroutine, "and printed nothing yet")
 await coroutine
 
 # %% [markdown]
-# But `on_message_complete` is a plain function, called by the parser: it cannot `await`.
-# Instead it hands the coroutine to the event loop as a **task**: `create_task` schedules it
-# to run on the loop's next turn, after the current callback has returned, and gives back a
-# `Task` object that tracks it. The parser goes on, and the handler runs a moment later.
+# But the server learns that a request is complete in `on_message_complete`, a plain function
+# called by the parser: it cannot `await`. Instead it hands the coroutine to the event loop as
+# a **task**: `create_task` schedules it to run on the loop's next turn, after the current
+# callback has returned, and gives back a `Task` object that tracks it. The parser goes on,
+# and the handler runs a moment later.
 #
 # Here `plain_callback` plays the part of `on_message_complete`: a plain function that creates
 # the task and returns, without waiting for it.
@@ -123,49 +97,55 @@ assert task.done()
 # %% [markdown]
 # Nothing ran while the callback ran: the task's code started only when the loop got control
 # back, which a cell gives it at an `await`.
+#
+# One more rule: the event loop keeps only a **weak reference** to a task, one that does not
+# keep it alive. A task that nobody else refers to may be thrown away by Python's garbage
+# collector before it finishes. So the server keeps each task in a set, `self.tasks`, until it
+# is done (a deep dive at the end shows a forgotten task vanish).
 
 # %% [markdown]
-# Why does `Server` keep its tasks in `self.tasks` until they are done? Because the event
-# loop itself keeps only a **weak reference** to a task: one that does not keep it alive. A
-# task that nobody else refers to may be thrown away by Python's garbage collector before
-# it finishes. Here is a task that waits for a signal; we drop our reference and let the
-# collector run:
+# ## The code
+#
+# First the top of the file: a new docstring, and `parse_url` from httptools.
 
 # %%
-import gc
-import weakref
-
-
-async def wait_for_signal():
-    await asyncio.Event().wait()  # a signal that nobody will ever send
-
-
-# A weak reference lets us ask later whether the task still exists, without keeping it alive.
-forgotten = weakref.ref(asyncio.get_running_loop().create_task(wait_for_signal()))
-await asyncio.sleep(0)  # let the task start, and wait
-gc.collect()
-print("is the task still there?", forgotten() is not None)
-assert forgotten() is None
+show_diff(OLD, NEW, containing="import HttpRequestParser, parse_url")
 
 # %% [markdown]
-# asyncio complains ("Task was destroyed but it is pending!") and the task is gone, in the
-# middle of its work. Kept in a set, as the step's `Server` does, it survives. (The step's
-# handler finishes at once, so there this is insurance; it matters for a task that waits for
-# something that only it refers to, like this one.)
+# `parse_url` splits a URL into its parts, such as the path and the query string (the part
+# after `?`):
 
 # %%
-tasks = set()
-task = asyncio.get_running_loop().create_task(wait_for_signal())
-tasks.add(task)
-task.add_done_callback(tasks.discard)  # forget it once it is done, as the step does
-kept = weakref.ref(task)
-del task
-await asyncio.sleep(0)
-gc.collect()
-alive = kept() is not None
-tasks.pop().cancel()  # we are done with it
-print("is the task still there?", alive)
-assert alive
+from httptools import parse_url
+
+parts = parse_url(b"/hello_world?x=1&lang=en")
+print("path:", parts.path, " query:", parts.query)
+assert parts.path == b"/hello_world"
+
+# %% [markdown]
+# `Request` gains a `path`, the URL without its query string. Then the `Router`. Last,
+# `Server` (still one per connection) now receives the router when it is made, and starts its
+# empty set of tasks.
+
+# %%
+show_diff(OLD, NEW, containing="class Router:")
+
+# %% [markdown]
+# When a request is complete, the `Server` no longer prints it: it starts
+# `router.dispatch(request)` as a task and keeps it in that set until it is done (the done
+# callback removes it). Then `hello_world_app` registers the one handler of this step, which
+# logs what it got.
+
+# %%
+show_diff(OLD, NEW, containing="self.router.dispatch(request)")
+
+# %% [markdown]
+# Last, `main` makes **one** router, registers the app's routes on it, and gives that same
+# router to every `Server` it makes. Routes are shared by all connections; parser state is
+# not (that was step 02's lesson).
+
+# %%
+show_diff(OLD, NEW, containing="router = Router()")
 
 # %% [markdown]
 # ## Run it
@@ -245,16 +225,14 @@ print("with curl:", curl_command(request("GET", "/hello_world"), server.host, se
 # %% [markdown]
 # ## Pitfall: routing on the whole URL
 #
-# The article's `dispatch` looks up `request.url`, the path *and* the query string. A copy
-# of the step with that one change:
+# The article's `dispatch` looks up `request.url`, the path *and* the query string.
+# `bug(...)`, from the tutorial's catalogue of the articles' bugs, makes a copy of the step
+# with that one change:
 
 # %%
-from harness.variant import variant
+from harness.bugs import bug
 
-by_url = variant(f"{STEP}/server.py",
-                 ("handlers = self.mapping.get(request.path)",
-                  "handlers = self.mapping.get(request.url)"),
-                 name="server_route_on_url.py")
+by_url = bug("route-on-url").variant()
 show_diff(f"{STEP}/server.py", by_url)
 
 # %% [markdown]
@@ -280,6 +258,8 @@ assert "?x=1" not in by_url_server.log()
 # before its wait, and `Handle:` after it.
 
 # %%
+from harness.variant import variant
+
 slow_work = '''    async def hello_world(request):
         if "slow" in request.url:
             print(f"Working on {request.url}", flush=True)
@@ -356,22 +336,79 @@ print(server.log().splitlines()[-1], f"(exit status {exit_status})")
 assert exit_status == 0 and "Traceback" not in server.log() and stopped == [0, 0, 0]
 
 # %% [markdown]
+# That is the step. After the exercises comes one deep dive, which you can skip: a task that
+# nobody keeps, thrown away half-way.
+
+# %% [markdown]
 # ## Try it
 #
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` and add a route: `GET /goodbye`, with a
-#    handler that logs `Bye: ` and the URL. Start it with `python my_server.py`, and in a
-#    second terminal run `curl --max-time 1 http://127.0.0.1:8080/goodbye`. curl gives up
-#    after a second (`Operation timed out`: nobody answers yet); does your line appear in the
-#    server's terminal?
-# 2. Check that your copy still does everything this step promises (all the tests should
-#    pass):
+# 1. A challenge: add a second route, `GET /goodbye`, with a handler that logs `Bye: ` and
+#    the request's whole URL, query string included: `Bye: /goodbye?x=1`. Only GET reaches
+#    it (`POST /goodbye` and `/goodbye/extra` reach no handler), and `GET /hello_world`
+#    still logs its `Handle:` line. Work in your own file: `tutorial start 03` makes
+#    `my_server.py` from step 02's server, for you to build this step (or keeps the one you
+#    have); to skip to the challenge, copy `steps/03_router/server.py` over it. Start it
+#    with `python my_server.py`, and in a second terminal run
+#    `curl --max-time 1 'http://127.0.0.1:8080/goodbye?x=1'`. curl gives up after a second
+#    (`Operation timed out`: nobody answers yet); does your line appear in the server's
+#    terminal? Then let the challenge's tests judge it:
 #
 #    ```
-#    pytest steps/03_router --server my_server.py
+#    tutorial challenge 03          # what the challenge asks, and the command to check it
+#    tutorial check --challenge     # its tests, against my_server.py
 #    ```
+#
+#    Stuck? `tutorial hint --challenge` gives a hint, then a better one. Your handler returns
+#    nothing, like every handler of this step. Step 04 makes handlers answer: each returns a
+#    `Response`, and until yours does, `GET /goodbye` gets a `500` there.
+# 2. Check that your file still does everything this step promises: `tutorial check` runs
+#    the step's tests against it, task by task (all four tasks should pass).
 #
 # **Next:** step 04 gives handlers a way to answer: they return a `Response`, and the
 # server writes it back to the client.
+
+# %% [markdown]
+# ## Deep dive: a task nobody keeps
+#
+# Why does `Server` keep its tasks in `self.tasks` until they are done? Because the event
+# loop keeps only a weak reference to a task. Here is a task that waits for a signal (an
+# `asyncio.Event` that nobody sets); we drop our reference and let the garbage collector run:
+
+# %%
+import gc
+import weakref
+
+
+async def wait_for_signal():
+    await asyncio.Event().wait()  # a signal that nobody will ever send
+
+
+# A weak reference lets us ask later whether the task still exists, without keeping it alive.
+forgotten = weakref.ref(asyncio.get_running_loop().create_task(wait_for_signal()))
+await asyncio.sleep(0)  # let the task start, and wait
+gc.collect()
+print("is the task still there?", forgotten() is not None)
+assert forgotten() is None
+
+# %% [markdown]
+# asyncio complains ("Task was destroyed but it is pending!") and the task is gone, in the
+# middle of its work. Kept in a set, as the step's `Server` does, it survives. (The step's
+# handler finishes at once, so there this is insurance; it matters for a task that waits for
+# something that only it refers to, like this one.)
+
+# %%
+tasks = set()
+task = asyncio.get_running_loop().create_task(wait_for_signal())
+tasks.add(task)
+task.add_done_callback(tasks.discard)  # forget it once it is done, as the step does
+kept = weakref.ref(task)
+del task
+await asyncio.sleep(0)
+gc.collect()
+alive = kept() is not None
+tasks.pop().cancel()  # we are done with it
+print("is the task still there?", alive)
+assert alive

@@ -15,27 +15,45 @@
 # ```
 
 # %% [markdown]
-# ## What changed since step 03
+# ## What changes
 #
-# The whole change, computed from the two files in `steps/`. Skim it; we take it apart below.
+# The ideas, in the order this notebook takes them:
+#
+# 1. **An HTTP response**, and the `Response` class that builds its bytes (26 lines).
+# 2. **Writing it back**: the `Server` keeps its connection's transport (8 lines), runs the
+#    handler, writes the answer, and turns a failure into a `500` (25 lines).
+# 3. **The router hands over**: `dispatch` passes the handler to the `Server` (2 lines).
+# 4. **Run it**: the bytes on the wire, real clients, a handler that fails.
+# 5. **Three of the article's bugs**, put back and run: `\n` line endings, `Content-Length`
+#    in characters, and an error that leaves the client hanging.
 
 # %%
-from harness.show import show_diff
+from harness.show import diff_size, show_diff
 
 OLD, NEW = "../steps/03_router/server.py", "../steps/04_response/server.py"
-show_diff(OLD, NEW)
+added, removed = diff_size(OLD, NEW)
+print(f"step 03 -> step 04: {added} lines added, {removed} removed")
+show_diff(OLD, NEW, collapsed="The whole change, from step 03")
 
 # %% [markdown]
-# Part by part. Three new imports: `json` to write the body, `traceback` to log errors,
-# and `HTTPStatus`, which knows the **reason phrase** of every status code.
+# ## An HTTP response
+#
+# A response has the same shape as a request:
+#
+# - a **status line**: the version, a three-digit code, and a short **reason phrase** meant
+#   for humans, as in `HTTP/1.1 200 OK`;
+# - **headers**, `Name: value` lines about the body and the connection;
+# - an empty line that ends the head, then the **body**.
+#
+# Every line of the head ends in `\r\n` (carriage return + line feed, "CRLF"). The file gets
+# three new imports for it: `json` to write the body, `traceback` to log a handler's errors,
+# and `HTTPStatus`, which knows the reason phrase of every status code.
 
 # %%
 show_diff(OLD, NEW, containing="from http import HTTPStatus")
 
 # %% [markdown]
-# An HTTP response starts with a **status line**: the version, a three-digit code, and a
-# short reason phrase meant for humans. `HTTPStatus` has them all (the article gets the same
-# phrases from `BaseHTTPRequestHandler.responses`):
+# (The article gets the same phrases from `BaseHTTPRequestHandler.responses`.)
 
 # %%
 from http import HTTPStatus
@@ -47,34 +65,20 @@ assert HTTPStatus(404).phrase == "Not Found"
 # %% [markdown]
 # The `Response` class. `__init__` encodes the body at once: `json.dumps` turns it into JSON
 # text, `.encode("utf-8")` turns that text into the bytes to send, kept in `self.content`.
-# Two details:
+# `ensure_ascii=False` keeps `ü` as it is, so it goes out as its two UTF-8 bytes (without it,
+# `json.dumps` writes the six ASCII characters `\u00fc`).
 #
-# - `ensure_ascii=False` keeps `ü` as it is, so it goes out as its two UTF-8 bytes. Without
-#   it, `json.dumps` writes the six ASCII characters `\u00fc` instead. With it, a body's number
-#   of bytes and its number of characters can differ: the pitfall about `Content-Length`
-#   below depends on that.
-# - Encoding in `__init__`, and not later when the response is written, means that a body
-#   JSON cannot encode (a `datetime`, say) fails inside the handler that makes the `Response`,
-#   where `request_callback_handler` (below) turns the error into a `500`. Encoded later, in
-#   `response_writer`, the error would happen outside that safety net, and the client would
-#   never get an answer.
-#
-# `bytes(response)` calls its `__bytes__`, which builds the response:
-#
-# - the **head**: the status line, then **headers** (`Name: value` lines) about the body and
-#   the connection, each line ending in `\r\n` (carriage return + line feed, "CRLF"), as
-#   HTTP requires; then an empty line that marks the end of the head;
-# - the **body**: those bytes. `Content-Length` is the number of *bytes*, so the client knows
-#   where the body ends;
-# - `Connection: close` tells the client that the server closes the connection after this
-#   one response. (Keeping it open for more requests, "keep-alive", is done by the finished
-#   framework in `solution/`.)
+# `bytes(response)` calls its `__bytes__`, which builds the head and appends the body.
+# `Content-Length` is the number of *bytes* in the body, so the client knows where it ends.
+# `Connection: close` tells the client that the server closes the connection after this one
+# response. (Keeping it open for more requests, "keep-alive", comes in a later step.)
 
 # %%
 show_diff(OLD, NEW, containing="class Response:")
 
 # %% [markdown]
-# `ensure_ascii` at work:
+# `ensure_ascii` at work: with `ensure_ascii=False`, a body's number of bytes and its number
+# of characters differ.
 
 # %%
 import json
@@ -85,36 +89,27 @@ for ensure_ascii in (True, False):
           f"{len(text.encode('utf-8'))} bytes")
 
 # %% [markdown]
-# `dispatch` no longer runs the handler itself: it receives a `callback_handler` from the
-# connection's `Server` and passes it the handler and the request. The router decides *who*
-# handles a request; the connection decides how the answer gets to its client.
+# ## Writing it back
 #
-# That makes three "handlers" in one line: `method_handler` is the route's handler (such as
-# `hello_world`), `callback_handler` is the parameter, and the `Server` passes its method
-# `request_callback_handler` as that parameter. The design is the article's; the router of
-# the finished framework in `solution/` simply returns the handler instead.
-
-# %%
-show_diff(OLD, NEW, containing="async def dispatch(self, request, callback_handler):")
-
-# %% [markdown]
 # To write an answer, the `Server` needs its connection's **transport** (asyncio's end of
-# the connection, which has `write()` and `close()`). asyncio passes it to
-# `connection_made`, the first call of the state machine from step 02; `connection_lost`, the
-# last call, forgets it.
+# the connection, which has `write()` and `close()`). asyncio passes it to `connection_made`,
+# the first of the calls step 02 traced; `connection_lost`, the last, forgets it.
 
 # %%
 show_diff(OLD, NEW, containing="self.transport = None")
 
 # %% [markdown]
-# The last part ties it together:
+# Then the answer itself:
 #
-# - the task now runs `dispatch(request, self.request_callback_handler)`;
+# - the task now runs `dispatch(request, self.request_callback_handler)`: the router will
+#   call that method with the handler it chose;
 # - `request_callback_handler` awaits the handler and checks that it returned a `Response`.
 #   If anything goes wrong it prints the **traceback** (Python's report of where the error
 #   happened) to the server's log, and answers `500 Internal Server Error` instead. So a
 #   handler that returns a dictionary (as a Flask view may) or forgets its `return` also gets
-#   the client a `500`, with `expected a Response from the handler, got ...` in the log;
+#   the client a `500`. This is also why `Response` encodes its body in `__init__`: a body
+#   that JSON cannot encode fails inside the handler, within this safety net, and not later
+#   in `response_writer`, where the client would get nothing;
 # - `response_writer` writes the bytes and closes the connection (`close()` first sends
 #   whatever is still buffered), unless the client has already gone (`transport` is `None`
 #   after `connection_lost`);
@@ -123,6 +118,19 @@ show_diff(OLD, NEW, containing="self.transport = None")
 
 # %%
 show_diff(OLD, NEW, containing="task = asyncio.get_running_loop().create_task(")
+
+# %% [markdown]
+# ## The router hands over
+#
+# `dispatch` no longer runs the handler itself: it passes the handler and the request to the
+# `callback_handler` it was given, the `Server`'s `request_callback_handler`. The router
+# decides *who* handles a request; the connection decides how the answer gets to its client.
+# (`method_handler`, `callback_handler`, `request_callback_handler`: three "handlers" in one
+# line. The design is the article's; the router of the finished framework in `solution/`
+# simply returns the handler instead.)
+
+# %%
+show_diff(OLD, NEW, containing="async def dispatch(self, request, callback_handler):")
 
 # %% [markdown]
 # ## Run it
@@ -136,10 +144,10 @@ server = ServerProcess(f"{STEP}/server.py").start()
 print(server.log())
 
 # %% [markdown]
-# The step's client sends the article's request. Its `send` writes the request, then reads
-# until the server closes the connection (`reader.read()` with no size reads to the end of
-# the stream): that is how it knows the answer is complete, and why `Connection: close`
-# matters to it. Its `main` wraps `send` in `asyncio.wait_for`, so it gives up after 5 s.
+# The step's client sends the article's request, then reads until the server closes the
+# connection (`reader.read()` with no size reads to the end of the stream): that is how it
+# knows the answer is complete, and why `Connection: close` matters to it. `main` wraps
+# `send` in `asyncio.wait_for`, so it gives up after 5 s.
 
 # %%
 show_code(f"{STEP}/client.py", "async def send")
@@ -189,8 +197,8 @@ print(answer.json())
 assert answer.status_code == 200 and answer.json() == {"hello": "back"}
 
 # %% [markdown]
-# And `curl`, the command-line client (`-i` shows the head too). The command below runs here
-# if curl is installed (with `-s`, which hides its progress meter):
+# And `curl`, the command-line client (`-i` shows the head too), run here if it is installed
+# (with `-s`, which hides its progress meter):
 
 # %%
 import shlex
@@ -237,9 +245,9 @@ print(ex.response.status_line, ex.json())
 assert ex.json() == {"hello": "back"}
 
 # %% [markdown]
-# Two everyday mistakes end the same way. A copy of the step with two more handlers: one
-# returns a `datetime` in its body, which JSON cannot encode, and one returns a plain
-# dictionary instead of a `Response`:
+# Two everyday mistakes end the same way. `variant` copies the step's file with a few exact
+# replacements; this copy has two more handlers: one returns a `datetime` in its body, which
+# JSON cannot encode, and one returns a plain dictionary instead of a `Response`:
 
 # %%
 from harness.variant import variant
@@ -289,14 +297,14 @@ assert ex.received == b"" and not ex.closed
 # %% [markdown]
 # ## Pitfall: `\n` instead of `\r\n`
 #
-# The article joins the response's lines with `"\n"`. HTTP wants `"\r\n"` at the end of
-# every line of the head. A copy of the step with the article's line endings:
+# The article joins the response's lines with `"\n"`; HTTP wants `"\r\n"` at the end of
+# every line of the head. `bug(...)`, from the tutorial's catalogue of the articles' bugs,
+# puts the article's line endings back in a copy of the step:
 
 # %%
-lf_only = variant(f"{STEP}/server.py",
-                  ('return ("\\r\\n".join(head) + "\\r\\n\\r\\n").encode("ascii") + self.content',
-                   'return ("\\n".join(head) + "\\n\\n").encode("ascii") + self.content'),
-                  name="server_lf_only.py")
+from harness.bugs import bug
+
+lf_only = bug("lf-only").variant()
 show_diff(f"{STEP}/server.py", lf_only)
 
 # %% [markdown]
@@ -309,31 +317,7 @@ show_exchange(lf_ex)
 assert b"\r" not in lf_ex.received
 
 # %% [markdown]
-# Who accepts that? First `httptools`' **response** parser (the same C parser, llhttp, that
-# Node.js uses for HTTP), fed exactly those bytes. `Reader` prints the one part it is told
-# about, the status line's reason phrase:
-
-# %%
-from httptools import HttpResponseParser
-
-
-class Reader:
-    def on_status(self, status):
-        print("status:", status)
-
-
-rejected_by_llhttp = False
-try:
-    HttpResponseParser(Reader()).feed_data(lf_ex.received)
-    print("accepted")
-except Exception as error:
-    print("rejected:", type(error).__name__, "-", error)
-    rejected_by_llhttp = True
-
-# %% [markdown]
-# It read the reason phrase, `OK`, then stopped where it expected the `\r` that ends the
-# status line, and refused the response. (The exact message depends on the httptools
-# version.) Now `requests` (through Python's `http.client`) and `curl`:
+# Yet `requests` (through Python's `http.client`) and `curl` accept it:
 
 # %%
 answer = requests.get(f"{lf_server.url}/hello_world", timeout=3)
@@ -343,17 +327,13 @@ if shutil.which("curl"):
                           capture_output=True, timeout=10)
     print("curl:", done.stdout.decode(), f"(exit status {done.returncode})")
 assert answer.json() == {"hello": "back"}
-assert rejected_by_llhttp
 
 # %% [markdown]
-# Both accept it. HTTP lets whoever *receives* a message accept a bare `\n` as a line end; it
-# does not let anyone *send* one. That leniency is what hides the bug: the article's server
-# "works" with the clients most people test with, and can fail with a strict one (an
-# llhttp-based client, a proxy, a load balancer). Worse, when two programs on the way disagree
-# about where a message ends, attackers can exploit it (HTTP desync, request smuggling); that
-# is why modern parsers are strict. The step writes `\r\n`, and its tests check the status
-# line, that every line of the head ends in `\r\n`, and that `Content-Length` matches the
-# body.
+# HTTP lets whoever *receives* a message accept a bare `\n` as a line end; it does not let
+# anyone *send* one. That leniency hides the bug: the article's server "works" with the
+# clients most people test with, and fails with a strict one (a deep dive at the end shows
+# one refusing these very bytes). The step writes `\r\n`, and its tests check that every
+# line of the head ends in `\r\n`.
 
 # %% [markdown]
 # ## Pitfall: counting characters instead of bytes
@@ -414,18 +394,7 @@ assert len(cut_short.content) == 37 and not cut_short.content.endswith(b"}")
 # the step with the article's version:
 
 # %%
-reraise = variant(f"{STEP}/server.py", (
-    '''            if not isinstance(response, Response):
-                raise TypeError(f"expected a Response from the handler, got {response!r}")
-        except Exception:
-            # The traceback goes to the server's log; the client only learns that it failed.
-            traceback.print_exc()
-            response = Response(500, {"message": "Internal Server Error"})''',
-    '''        except Exception as exc:
-            response = traceback.format_exception(exc)  # the article: a list of strings
-        if not isinstance(response, Response):
-            raise RuntimeError(f"expect Response instance but got {type(response)}")'''),
-    name="server_reraise.py")
+reraise = bug("reraise").variant()
 show_diff(f"{STEP}/server.py", reraise)
 
 # %% [markdown]
@@ -440,8 +409,8 @@ assert ex.received == b"" and not ex.closed
 # %% [markdown]
 # No answer: the new error ended the task before `response_writer` ran. Nobody waits for
 # that task's result, so asyncio reports the error only when the finished task is thrown away
-# ("Task exception was never retrieved"; step 03 showed that tasks are thrown away once
-# nothing refers to them), and it is not even the original error:
+# ("Task exception was never retrieved"; step 03 told why a task nobody refers to is thrown
+# away), and it is not even the original error:
 
 # %%
 reraise_server.wait_for("RuntimeError: expect Response instance")
@@ -452,9 +421,8 @@ assert "fails on purpose" not in reraise_server.log()
 
 # %% [markdown]
 # The message of the handler's own exception ("fails on purpose") is nowhere: it was put in a
-# list and thrown away. The step's version (the last part of the diff above) logs the real
-# traceback with `traceback.print_exc()` and answers `500`, so the client learns at once that
-# it failed.
+# list and thrown away. The step's version logs the real traceback with
+# `traceback.print_exc()` and answers `500`, so the client learns at once that it failed.
 #
 # ## Stop the servers
 #
@@ -470,24 +438,66 @@ assert exit_status == 0 and all(srv.returncode == 0 for srv in others)
 assert server.log().count("Traceback") == 1
 
 # %% [markdown]
+# That is the step. After the exercises comes one deep dive, which you can skip: a strict
+# parser reading the article's `\n` line endings.
+
+# %% [markdown]
 # ## Try it
 #
-# In a terminal, from the repository's root folder, with the environment activated
-# (`source .venv/bin/activate`):
+# Two challenges go past this step, each checked by its own tests. In a terminal, from the
+# repository's root folder, with the environment activated (`source .venv/bin/activate`),
+# `tutorial start 04` gives you a `my_server.py` (made from step 03's server) to build the
+# step in; once `tutorial check` passes, go on in the same file:
 #
-# 1. Copy the step's server to `my_server.py` and add `GET /time`, answering
-#    `{"time": ...}` with the current time. JSON cannot encode a `datetime`: send
-#    `time.time()` (seconds since 1970) or `datetime.now().isoformat()` (text). If you forget,
-#    you get a `500` and the `TypeError` in the server's log, as above. Start it with
-#    `python my_server.py` and, in a second terminal, try
-#    `curl -i http://127.0.0.1:8080/time`.
-# 2. Make `Response` take extra headers (for example `Cache-Control: no-store`) and send
-#    them. Then check that your copy still keeps every promise of this step (all the tests
-#    should pass):
+# 1. **`GET /time`** answers `{"time": ...}` with the current time, as a number of seconds
+#    since 1970 (`time.time()`). JSON cannot encode a `datetime`: send one and you get a
+#    `500`, and the `TypeError` in the server's log, as above. Start your server with
+#    `python my_server.py` and try `curl -i http://127.0.0.1:8080/time` in a second terminal.
+# 2. **A `Date` header on every answer**, `200` and `500` alike: a server with a clock must
+#    say when it answered (RFC 9110, section 6.6.1), in HTTP's own date format,
+#    `Date: Sat, 05 Dec 2026 18:30:00 GMT`. One line in `Response.__bytes__` does it; the
+#    standard library has a function that writes this format.
 #
-#    ```
-#    pytest steps/04_response --server my_server.py
-#    ```
+# ```
+# tutorial challenge 04        # the two challenges, in full
+# tutorial check --challenge   # their tests, against my_server.py
+# tutorial hint --challenge    # stuck? a hint, in three levels
+# ```
 #
 # **Next:** step 05 reads the request's body: JSON sent by the client, even when it arrives
 # in many pieces.
+
+
+# %% [markdown]
+# ## Deep dive: a strict parser and the bare `\n`
+#
+# `requests` and `curl` accepted the article's line endings. `httptools` has a **response**
+# parser too, built on llhttp, the C parser that Node.js uses for HTTP. Fed exactly the bytes
+# the article's version sent (`lf_ex`, captured earlier), what does it do? `Reader` prints
+# the one part it is told about, the status line's reason phrase:
+
+# %%
+from httptools import HttpResponseParser
+
+
+class Reader:
+    def on_status(self, status):
+        print("status:", status)
+
+
+rejected_by_llhttp = False
+try:
+    HttpResponseParser(Reader()).feed_data(lf_ex.received)
+    print("accepted")
+except Exception as error:
+    print("rejected:", type(error).__name__, "-", error)
+    rejected_by_llhttp = True
+assert rejected_by_llhttp
+
+# %% [markdown]
+# It read the reason phrase, `OK`, then stopped where it expected the `\r` that ends the
+# status line, and refused the response. (The exact message depends on the httptools
+# version.) Strict parsers like this one sit in clients, proxies and load balancers, and they
+# are strict for a reason: when two programs on the way disagree about where a message ends,
+# an attacker can slip a second message inside the first (HTTP desync, or request
+# smuggling).

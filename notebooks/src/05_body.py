@@ -15,52 +15,32 @@
 # ```
 
 # %% [markdown]
-# ## What changed since step 04
+# ## What changes
 #
-# The whole change, computed from the two files in `steps/`. Skim it; we take it apart below.
+# The ideas, in the order this notebook takes them:
+#
+# 1. **Bodies arrive in pieces**: watched live, in a copy of the step that logs each piece.
+# 2. **Decode once, at the end**: why, then the code that decodes the joined body and answers
+#    `400` when it cannot (9 lines).
+# 3. **The handlers**: `GET` says hello, `POST` echoes the object it got (8 lines).
+# 4. **Run it**: JSON in and out, non-ASCII text, bad bodies, a chunked body.
+# 5. **Two of the article's bugs**, put back and run: decoding a body that is not there, and
+#    keeping only the last piece.
 
 # %%
-from harness.show import show_diff
+from harness.show import diff_size, show_diff
 
 OLD, NEW = "../steps/04_response/server.py", "../steps/05_body/server.py"
-show_diff(OLD, NEW)
-
-# %% [markdown]
-# Part by part. The docstring says what the step does:
-
-# %%
-show_diff(OLD, NEW, containing="Step 05: requests with a JSON body.")
-
-# %% [markdown]
-# `on_message_complete` joins the body's pieces, then decodes the JSON **once**, now that the
-# whole body is here. An empty body (a `GET`) becomes `None`. `json.loads` raises a
-# `ValueError` when the bytes are not valid JSON (or not even valid UTF-8 text), and a
-# `RecursionError` when the JSON is nested too deep for it (a body of 100,000 `[`, say: without
-# that second exception, such a body would crash the connection). Either way the server
-# answers `400` at once and does not call any handler (the `return`).
-#
-# Notice where this happens: for every request, before routing, whatever its `Content-Type`
-# says. This framework speaks only JSON, so a body that is not JSON gets a `400` even on a
-# path that has no handler.
-
-# %%
-show_diff(OLD, NEW, containing='raw_body = b"".join(self._body_parts)')
-
-# %% [markdown]
-# The handlers: `GET /hello_world` now says `{"hello": "world"}` (the article changes its
-# values here too), and a new handler, `process_request`, answers `POST /hello_world` with the object it received
-# plus `"hello": "back"`. It answers `400` to JSON that is not an object (a list, a number):
-# `{**request.body, ...}` only works with a dictionary.
-
-# %%
-show_diff(OLD, NEW, containing='return Response(200, {"hello": "world"})')
+added, removed = diff_size(OLD, NEW)
+print(f"step 04 -> step 05: {added} lines added, {removed} removed")
+show_diff(OLD, NEW, collapsed="The whole change, from step 04")
 
 # %% [markdown]
 # ## Bodies arrive in pieces
 #
-# To watch the pieces arrive we run a copy of the step's server with one extra line: it logs
-# the size of every piece `on_body` receives. (This is a probe, not a bug.) The cell shows the
-# extra line and starts the copy:
+# To watch the pieces arrive, `variant` makes a copy of the step's server with one extra
+# line: it logs the size of every piece `on_body` receives. (This is a probe, not a bug.) The
+# cell shows the extra line and starts the copy:
 
 # %%
 from harness import ServerProcess
@@ -96,12 +76,13 @@ assert answer.status_code == 200 and answer.json() == {**big, "hello": "back"} a
 # One request, several `on_body` calls (how many depends on how the bytes travelled; run the
 # cell again and the count may change). Because the step appends every piece and joins them at
 # the end, the handler got the whole megabyte, and echoed it back.
-#
+
+# %% [markdown]
 # ## Decode once, at the end
 #
-# Why not decode each piece as it comes? Because a piece may end in the middle of a
-# character (and a piece of JSON is not valid JSON either: the last pitfall shows it). In
-# UTF-8, `ü` is two bytes; cut between them, neither half is text:
+# Why not decode each piece as it comes? Because a piece of JSON is not valid JSON, and a
+# piece may even end in the middle of a character. In UTF-8, `ü` is two bytes; cut between
+# them, neither half is text:
 
 # %%
 text = '{"city": "Zürich"}'
@@ -133,7 +114,38 @@ print("answer:", ex.json())
 assert ex.json() == {"city": "Zürich", "hello": "back"}
 
 # %% [markdown]
-# ## JSON in, JSON out
+# ## The code
+#
+# The docstring says what the step does:
+
+# %%
+show_diff(OLD, NEW, containing="Step 05: requests with a JSON body.")
+
+# %% [markdown]
+# `on_message_complete` joins the body's pieces, then decodes the JSON **once**, now that the
+# whole body is here. An empty body (a `GET`) becomes `None`. `json.loads` raises a
+# `ValueError` when the bytes are not valid JSON (or not even valid UTF-8 text), and a
+# `RecursionError` when the JSON is nested too deep for it (a body of 100,000 `[`, say).
+# Either way the server answers `400` at once and calls no handler (the `return`).
+#
+# This happens for every request, before routing, whatever its `Content-Type` says: this
+# framework speaks only JSON, so a body that is not JSON gets a `400` even on a path that
+# has no handler.
+
+# %%
+show_diff(OLD, NEW, containing='raw_body = b"".join(self._body_parts)')
+
+# %% [markdown]
+# The handlers: `GET /hello_world` now says `{"hello": "world"}` (the article changes its
+# values here too), and a new handler, `process_request`, answers `POST /hello_world` with
+# the object it received plus `"hello": "back"`. It answers `400` to JSON that is not an
+# object (a list, a number): `{**request.body, ...}` only works with a dictionary.
+
+# %%
+show_diff(OLD, NEW, containing='return Response(200, {"hello": "world"})')
+
+# %% [markdown]
+# ## Run it: JSON in, JSON out
 #
 # From here on, the step's own server:
 
@@ -220,20 +232,15 @@ assert ex.json() == {**json.loads(body), "hello": "back"}
 # %% [markdown]
 # ## Pitfall: decoding a body that is not there
 #
-# The article calls `json.loads(self.body)` for every request. A `GET` has no body, and
-# `json.loads` of nothing raises an error. A copy of the step that does the same:
+# The article calls `json.loads(self.body)` for every request, with no check and no `400`.
+# A `GET` has no body, and `json.loads` of nothing raises an error. `bug(...)`, from the
+# tutorial's catalogue of the articles' bugs, puts the article's decoding back in a copy of
+# the step:
 
 # %%
-no_check = variant(f"{STEP}/server.py", (
-    '''        try:
-            # Decode only now that the whole body is here: a piece can end in the
-            # middle of a multi-byte character. A GET usually has no body at all.
-            body = json.loads(raw_body) if raw_body else None
-        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
-            self.response_writer(Response(400, {"message": "The request body is not valid JSON"}))
-            return
-''', '''        body = json.loads(raw_body)  # the article: decode whatever came, even nothing
-'''), name="server_loads_always.py")
+from harness.bugs import bug
+
+no_check = bug("loads-always").variant()
 show_diff(f"{STEP}/server.py", no_check)
 
 # %% [markdown]
@@ -274,10 +281,7 @@ assert get_failed and post.status_code == 200
 # calls delivered. A copy of the step with that behaviour:
 
 # %%
-last_piece = variant(f"{STEP}/server.py",
-                     ("        self._body_parts.append(body)\n",
-                      "        self._body_parts = [body]  # the article: self.body = data\n"),
-                     name="server_last_piece.py")
+last_piece = bug("last-body-piece").variant()
 show_diff(f"{STEP}/server.py", last_piece)
 
 # %% [markdown]
@@ -313,9 +317,15 @@ assert all(srv.returncode == 0 for srv in variants)
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` and add `POST /sum`: the body is a JSON list of
-#    numbers, the answer `{"sum": ...}`. Start it with `python my_server.py`, and in a second
-#    terminal send `[1, 2, 3.5]`:
+# 1. **Challenge: add up numbers.** In your own server file (`tutorial start 05` makes
+#    `my_server.py` from step 04's server, or keeps the one you have; `tutorial check` tells
+#    you when it does all this step does), add a route `POST /sum`: the body is a JSON list of
+#    numbers, the answer `200` with `{"sum": ...}`, their total (`[1, 2, 3.5]` gives
+#    `{"sum": 6.5}`, `[]` gives `{"sum": 0}`). Any other body, an object, a list with text or
+#    another list in it, or no body at all, gets `400` with a JSON `{"message": ...}` that says
+#    what to send. Watch out for `[1, true]`: `true` is no number in JSON, but Python's `bool`
+#    is a kind of `int`, so `sum()` happily counts it as 1. Start your server with
+#    `python my_server.py`, and in a second terminal send `[1, 2, 3.5]`:
 #
 #    ```
 #    curl -i -H 'Content-Type: application/json' -d '[1, 2, 3.5]' http://127.0.0.1:8080/sum
@@ -323,12 +333,17 @@ assert all(srv.returncode == 0 for srv in variants)
 #
 #    (`-d` alone would label the body `application/x-www-form-urlencoded`, the type of an HTML
 #    form. This server ignores `Content-Type` and decodes every body as JSON, so it would work
-#    anyway; the header says what you really send.)
-# 2. Check that your copy keeps every promise of this step (all the tests should pass):
+#    anyway; the header says what you really send.) Then let the challenge's tests judge it:
 #
 #    ```
-#    pytest steps/05_body --server my_server.py
+#    tutorial challenge 05         # the challenge, as its tests see it
+#    tutorial check --challenge    # its tests, against your file
+#    tutorial hint --challenge     # when you are stuck
 #    ```
+# 2. A new route changes none of the step's promises: `tutorial check` runs the step's own
+#    tests against your file, and they should all still pass. Then send `/sum` a body that is
+#    not JSON at all (`-d '[1, 2'`): the `400` comes from `on_message_complete`, before any
+#    route is looked up, and its message is not the one your handler writes.
 #
 # **Next:** step 06 makes sure every request gets an answer: a path or method with no
 # handler gets `404 Not Found` instead of silence.

@@ -16,18 +16,29 @@
 # ```
 
 # %% [markdown]
-# ## What changed since step 05
+# ## What changes
 #
-# A small diff, computed from the two files in `steps/`. Skim it; we take it apart below.
+# A small change, in the order this notebook takes it:
+#
+# 1. **`not_found`**, a handler like any other (4 lines).
+# 2. **`dispatch` always chooses exactly one handler** (3 lines instead of 6).
+# 3. **Run it**: a 404 on the wire, a method a path lacks, the routes of before, and the
+#    article's closing `curl` example.
+# 4. **Two of the article's bugs**: no `return` after the 404, put back and run; and `await`
+#    on a plain function, in miniature.
 
 # %%
-from harness.show import show_diff
+from harness.show import diff_size, show_diff
 
 OLD, NEW = "../steps/05_body/server.py", "../steps/06_not_found/server.py"
-show_diff(OLD, NEW)
+added, removed = diff_size(OLD, NEW)
+print(f"step 05 -> step 06: {added} lines added, {removed} removed")
+show_diff(OLD, NEW, collapsed="The whole change, from step 05")
 
 # %% [markdown]
-# The docstring:
+# ## The code
+#
+# The docstring says what the step does:
 
 # %%
 show_diff(OLD, NEW, containing="Step 06: every request gets an answer")
@@ -45,8 +56,8 @@ show_diff(OLD, NEW, containing="async def not_found(request):")
 # method gives `not_found`. Whatever happens, exactly one handler is chosen and handed to
 # `callback_handler`, which writes its response and closes the connection. So every request
 # the parser accepts, and whose handler finishes, gets an answer. (A request the parser
-# rejects is just closed; timeouts for a handler that never finishes are in the finished
-# framework, `solution/`.)
+# rejects is still just closed: step 08 answers it with `400`. Timeouts for a handler that
+# never finishes are in the finished framework, `solution/`.)
 
 # %%
 show_diff(OLD, NEW, containing="# An unknown path, or a known path without this method: not_found answers.")
@@ -152,24 +163,14 @@ assert body == '{"message": "Not Found"}'
 # ## Pitfall: no `return` after the 404
 #
 # The article's 404 code writes a `404` when the path is unknown, and then **carries on**:
-# there is no `return` after it, so the next line runs as if a path had been found. Here is
-# that shape, written with this step's names (a copy of the step's file):
+# there is no `return` after it, so the next line runs as if a path had been found.
+# `bug(...)`, from the tutorial's catalogue of the articles' bugs, puts that shape back in a
+# copy of the step, written with this step's names:
 
 # %%
-from harness.variant import variant
+from harness.bugs import bug
 
-no_return = variant(f"{STEP}/server.py", (
-    '''        handlers = self.mapping.get(request.path, {})
-        method_handler = handlers.get(request.method, not_found)
-        await callback_handler(method_handler, request)''',
-    '''        handlers = self.mapping.get(request.path)
-        if not handlers:
-            await callback_handler(not_found, request)  # the article: no return after it
-        method_handler = handlers.get(request.method)
-        if not method_handler:
-            await callback_handler(not_found, request)  # ... nor here
-        await callback_handler(method_handler, request)'''),
-    name="server_no_return.py")
+no_return = bug("no-return").variant()
 show_diff(f"{STEP}/server.py", no_return)
 
 # %% [markdown]
@@ -230,8 +231,9 @@ assert await_failed
 # %% [markdown]
 # The response *was* written (the function ran before `await` looked at its result), and
 # then the coroutine stopped with an error. In the article's router the same would follow
-# every 404 it writes: the answer goes out, then an error. `await` is for coroutines (and other awaitables); call a plain
-# function without it. In the step, only `callback_handler`, a coroutine, is awaited.
+# every 404 it writes: the answer goes out, then an error. `await` is for coroutines (and
+# other awaitables); call a plain function without it. In the step, only `callback_handler`,
+# a coroutine, is awaited.
 #
 # ## Stop the servers
 #
@@ -250,22 +252,46 @@ assert server.log().count("Traceback") == 1
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` and make `not_found` say which path was not
-#    found: `{"message": "Not Found", "path": "/nowhere"}`. Start it with
-#    `python my_server.py`, and in a second terminal try
-#    `curl -i http://127.0.0.1:8080/nowhere`.
-# 2. Run the step's tests against your copy:
+# 1. **Challenge: a trailing slash.** `GET /hello_world/` gets a 404, though the client surely
+#    meant `/hello_world`. In your own server file (`tutorial start 06` makes `my_server.py`
+#    from step 05's server, or keeps the one you have), answer such a request with
+#    `308 Permanent Redirect`, a `Location` header naming the path without its last slash, and
+#    a small JSON body with a `"message"`. Keep the query string: `/hello_world/?x=1` gets
+#    `Location: /hello_world?x=1`. Redirect only when the path without its slash has a route:
+#    `/nowhere/` still gets the 404, and so does `/`. `Response` cannot send a `Location` yet:
+#    give it a way to add headers. Why 308 and not the better-known 301: after a 308 the client
+#    sends the same request again, method and body included, so a `POST` stays a `POST`;
+#    after a 301 or a 302, many clients send a `GET` instead. Start your server with
+#    `python my_server.py`, and in a second terminal:
+#
+#    ```
+#    curl -i 'http://127.0.0.1:8080/hello_world/?x=1'
+#    curl -iL -d '{"a": 1}' http://127.0.0.1:8080/hello_world/
+#    ```
+#
+#    (`-L` follows the redirect: the second command shows the `308`, then the echo of
+#    `POST /hello_world`.) Then let the challenge's tests judge it:
+#
+#    ```
+#    tutorial challenge 06         # the challenge, as its tests see it
+#    tutorial check --challenge    # its tests, against your file
+#    tutorial hint --challenge     # when you are stuck
+#    ```
+# 2. An idea to try, and then to undo: make `not_found` say which path it did not find,
+#    `{"message": "Not Found", "path": "/nowhere"}`. It cannot be a challenge, because it
+#    breaks a promise: this step's tests, and every later step's, expect the 404's body to be
+#    exactly the article's `{"message": "Not Found"}`. `tutorial check` stops at the
+#    first failure; to see them all, run the tests the plain pytest way:
 #
 #    ```
 #    pytest steps/06_not_found --server my_server.py
 #    ```
 #
-#    They expect the article's exact body, so 8 of the 10 tests fail. Six of them say
-#    `expected the JSON body {"message": "Not Found"}, got {...}`, then show the bytes that
-#    were sent, the bytes that came back, and the `curl` command that sends the same request,
-#    so you can see it for yourself. The test of the article's curl command and the test of
-#    the step's client show the text they expected next to the text they got. The two that
-#    pass check the routes of step 05, and that a 404 runs no other handler.
+#    8 of the 10 fail. Six of them say `expected the JSON body {"message": "Not Found"}, got
+#    {...}`, then show the bytes sent, the bytes that came back, and the `curl` command that
+#    sends the same request; the tests of the article's curl command and of the step's client
+#    show the text they expected next to what they got. The two that pass check the routes of
+#    step 05, and that a 404 runs no other handler. Then put the article's body back.
 #
 # ## Where next
 #

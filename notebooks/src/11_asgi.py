@@ -1,25 +1,21 @@
 # %% [markdown]
 # # Step 11: ASGI, so that an existing server can run our App
 #
-# Our own server has one process, so it uses one CPU core. Production servers such as
-# **uvicorn** can run an application in several processes, and they have been tested by far
-# more clients than ours. To use one, the App must speak the language those servers speak:
-# **ASGI**. In this step the `App` learns it. It gets one new method,
-# `async def __call__(self, scope, receive, send)` (`__call__` is what makes an object
-# callable: `app(scope, receive, send)` runs it), and the same file now runs two ways, from
-# the repository's root:
+# Our server runs in one process, so it uses one CPU core. Production servers such as
+# **uvicorn** run an application in several processes, and far more clients have tested
+# them. To run under one, an application speaks **ASGI**. Here our `App` learns it, through
+# one new method, `async def __call__(self, scope, receive, send)` (`__call__` makes an
+# object callable: `app(scope, receive, send)` runs it). The same file then runs two ways,
+# from the repository's root:
 #
 # ```
 # python steps/11_asgi/server.py                                                # our own server
 # python -m uvicorn server:app --app-dir steps/11_asgi --workers 2 --port 8080  # uvicorn
 # ```
 #
-# `server:app` tells uvicorn what to run: the object `app` in the module `server`, that is
-# the file `server.py`, found in the folder `--app-dir` names. uvicorn *imports* that file,
-# so its `if __name__ == "__main__":` block, the one that starts our own server, does not
-# run. Without `--port`, uvicorn listens on port 8000, not 8080.
-#
-# Both give the same answers to the same requests. Where we are (the highlighted box is new):
+# `server:app` names the object `app` in `server.py` (in the folder `--app-dir`). uvicorn
+# *imports* that file, so its `if __name__ == "__main__":` block, which starts our own
+# server, does not run.
 #
 # ```mermaid
 # flowchart LR
@@ -29,39 +25,42 @@
 #     U -- "app(scope, receive, send)" --> A["App.__call__"] --> R
 #     style A fill:#ffd54f,stroke:#e65100,stroke-width:3px
 # ```
+#
+# The change (87 lines added, 29 removed), in this notebook's order:
+#
+# 1. ASGI itself: the agreement between a server and an application.
+# 2. Two pieces both servers share: `Response.header_fields()` and `run_handler` (+27/−19).
+# 3. `App.__call__`, the App as an ASGI application (+41), and its body limit (+4/−1).
+# 4. `GET /pid`, which names the process answering, and the docstring (+15/−9).
+#
+# The whole diff, folded (each part comes back with its explanation):
+
+# %%
+from harness.show import show_diff
+
+OLD, NEW = "../steps/10_app/server.py", "../steps/11_asgi/server.py"
+show_diff(OLD, NEW, collapsed="The whole change, from step 10")
 
 # %% [markdown]
 # ## ASGI in plain words
 #
-# ASGI (Asynchronous Server Gateway Interface) is an agreement between two programs. The
-# **server** deals with the network: it accepts connections and reads and writes HTTP. The
-# **application** decides what to answer. The application is one `async` function (or an
-# object with an `async def __call__`, like our `App`), and for each request the server calls
-# it with three things:
+# ASGI (Asynchronous Server Gateway Interface) is an agreement between a **server**, which
+# deals with the network, and an **application**, which decides what to answer. For each
+# request the server calls the application with three arguments:
 #
-# - **`scope`**: a dictionary that describes the request, with its head already parsed:
-#   `"type": "http"` (other types exist: `"lifespan"`, below, and `"websocket"`), the
-#   `method`, the `path` (percent-decoded), the `raw_path` (as the client sent it), the
-#   `query_string` (bytes), the `headers` (a list of `(name, value)` pairs of bytes, names in
-#   lower case), the `http_version`, and who is talking to whom;
-# - **`receive`**: an async function. The body is not in `scope`: it may be large, and still
-#   arriving, so the app asks for it. Each `await receive()` returns the next message from the
-#   server: a piece of the body, `{"type": "http.request", "body": b"...", "more_body": True}`
-#   (`more_body` is `False` on the last piece), or `{"type": "http.disconnect"}` when the
-#   client has gone;
-# - **`send`**: an async function the application calls with its answer, as messages too:
-#   first `{"type": "http.response.start", "status": 200, "headers": [...]}`, then the body,
-#   `{"type": "http.response.body", "body": b"..."}`.
+# - **`scope`**: a dict, the request's head already parsed: `"type": "http"`, `method`,
+#   `path` (percent-decoded), `raw_path` (as the client sent it), `query_string`, and
+#   `headers`, a list of `(name, value)` byte pairs.
+# - **`receive`**: an async function for the body, which may be large and still arriving.
+#   Each `await receive()` returns the next message: a piece of the body,
+#   `{"type": "http.request", "body": b"...", "more_body": True}` (`False` on the last
+#   piece), or `{"type": "http.disconnect"}` when the client has gone.
+# - **`send`**: an async function that takes the answer as two messages:
+#   `http.response.start`, with the status and header fields, then `http.response.body`.
 #
-# Only dictionaries, bytes and two functions: no sockets, no HTTP text. That is why any ASGI
-# application runs on any ASGI server (uvicorn, Hypercorn, Daphne, Granian), and why neither
-# needs the other's code. If you have deployed Flask or Django behind gunicorn, you have seen
-# the older agreement, WSGI: gunicorn is the server, and Flask's `app` (or the `application`
-# in Django's `wsgi.py`) is an ordinary, not `async`, callable that gunicorn calls for each
-# request. ASGI is the same deal with an `async` application, so that one process can be
-# waiting on many requests at once, as our server has done since step 02.
-#
-# One request, from the client to our App and back:
+# Dicts, bytes and two functions: no sockets, no HTTP text, so any ASGI application runs on
+# any ASGI server (uvicorn, Hypercorn, Granian). Flask behind gunicorn uses the older
+# agreement, WSGI; ASGI is the same deal with an `async` application.
 #
 # ```mermaid
 # sequenceDiagram
@@ -69,7 +68,7 @@
 #     participant U as uvicorn (a worker process)
 #     participant A as our App
 #     C->>U: POST /hello_world HTTP/1.1, headers, body
-#     Note over U: parses the head into the scope dictionary
+#     Note over U: parses the head into the scope dict
 #     U->>A: await app(scope, receive, send)
 #     A->>U: await receive()
 #     U-->>A: http.request message: body bytes, more_body False
@@ -78,76 +77,30 @@
 #     A->>U: await send(http.response.body: body bytes)
 #     U->>C: HTTP/1.1 200 OK, headers, body
 # ```
-
-# %% [markdown]
-# ## What changed since step 10
 #
-# The whole change, computed from the two files in `steps/`. Skim it; we take it apart below.
-
-# %%
-from harness.show import show_diff
-
-OLD, NEW = "../steps/10_app/server.py", "../steps/11_asgi/server.py"
-show_diff(OLD, NEW)
-
-# %% [markdown]
-# The docstring says what the step is about and how to run the file both ways. Two new
-# imports: `os`, for the process id that `GET /pid` answers, and `quote`, which percent-encodes
-# a path again (we will see why below).
-
-# %%
-show_diff(OLD, NEW, containing="Step 11: ASGI; the same App runs under an existing server")
-
-# %% [markdown]
-# ## Who does what now
-#
-# Under uvicorn, a large part of what we built in steps 02 to 10 is uvicorn's job; what
-# makes our framework *ours* stays in the App:
-#
-# | | our own server (`python server.py`) | under uvicorn |
-# |---|---|---|
-# | listening socket, accepting connections | `App.serve` + `create_server` | uvicorn |
-# | reading HTTP/1.1 (the parser, malformed requests) | `Server` + httptools | uvicorn (httptools too), with a plain-text `400` of its own |
-# | keep-alive, pipelining, `Connection: close` | `Server.answer_in_order`, `response_writer` | uvicorn |
-# | timeouts | `Server.start_timer` (`--timeout`) | uvicorn (its own, e.g. `--timeout-keep-alive`) |
-# | graceful stop on Ctrl-C | `App.serve` | uvicorn, which tells the App (the *lifespan*, below) |
-# | several processes | no: one process, one core | `--workers N` |
-# | routing, path parameters, query, headers | `Router`, `Request` | the same code: ours |
-# | handlers, `HTTPError`, `500` for a crash, JSON | `run_handler`, `Response` | the same code: ours |
-# | the body size limit (`413`) | `Server.on_header`, `on_body` | `App.__call__`: uvicorn sets none |
+# Under uvicorn, what our `Server` class did (sockets, parsing, keep-alive, timeouts) is
+# uvicorn's job. Routing, handlers, errors and a body limit stay ours.
 
 # %% [markdown]
 # ## The pieces both servers share
 #
-# Until now `Response.__bytes__` wrote the whole head as text. An ASGI server wants the header
-# fields as a list of pairs instead, and writes the head itself. So the list moves to a method
-# of its own, `header_fields()`, which serves both: `__bytes__` joins it into text for our
-# server, and `__call__` hands it to `send`.
+# Both servers must give the same answers, so the code that makes an answer moves where
+# both can call it. `Response.__bytes__` wrote the whole head as text; an ASGI server wants
+# the header fields as a list of pairs, and writes the head itself. So the list gets a
+# method, `header_fields()`: `__bytes__` joins it into text, `__call__` hands it to `send`.
 #
-# The body of `request_callback_handler` moves out of the `Server` class into a plain
-# function, `run_handler`, unchanged: it awaits the handler and turns whatever comes back
-# (a `Response`, a `dict`, a `str`) or whatever is raised (`HTTPError`, any other exception)
-# into the `Response` to send. Both servers call it, so both give the same answers, and a
-# crashing handler gets the same `500` with its traceback in the log, never in the response.
+# The body of `Server.request_callback_handler` becomes a plain function, `run_handler`,
+# unchanged: it awaits the handler and turns what it returns or raises into the `Response`
+# to send.
 
 # %%
 show_diff(OLD, NEW, containing="def header_fields(self):")
 
 # %% [markdown]
-# What is left of `request_callback_handler`: run the handler, write the answer.
+# What is left of `request_callback_handler`:
 
 # %%
 show_diff(OLD, NEW, containing="self.response_writer(await run_handler(method_handler, request), request)")
-
-# %% [markdown]
-# The App's docstring shows the second way to run it, and the App gets a body size limit of
-# its own, 1 MiB, for requests that come through ASGI. Our `Server` enforced `--max-body`
-# while parsing (step 08), and still does when we run it ourselves (the code comment's "run()
-# has its own"); uvicorn has no such option: it reads a body of any size and hands it over
-# piece by piece, so under uvicorn counting the bytes is the App's job.
-
-# %%
-show_diff(OLD, NEW, containing="max_body = 1024 * 1024  # bytes: the largest body __call__ reads")
 
 # %% [markdown]
 # ## `App.__call__`: the App as an ASGI application
@@ -160,58 +113,45 @@ show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):"
 # %% [markdown]
 # Part by part:
 #
-# - **Lifespan.** Besides requests, uvicorn calls the app once per worker process with a scope
-#   of type `"lifespan"`: a conversation that lasts as long as the process. The first message
-#   says the process starts (an app could open its database connections here), the second
-#   says it stops. Our App has nothing to prepare, but it answers both, so uvicorn knows that
-#   the App understands them. (An app that assumes every scope is a request fails on this
-#   one; uvicorn then logs `ASGI 'lifespan' protocol appears unsupported.` and goes on, or,
-#   with `--lifespan on`, refuses to start.)
-# - **Anything else** (a `"websocket"` scope: a browser opening a WebSocket, which uvicorn
-#   can accept when the `websockets` package is installed) is not for us: sending
-#   `websocket.close` before accepting tells the server to refuse the handshake.
-# - **`respond`** turns our `Response` into the two messages: the status and the header fields
-#   (`header_fields()`, names in lower case as ASGI asks, as bytes), then the body.
-# - **`callback_handler`** is to `__call__` what `request_callback_handler` is to a `Server`:
-#   `dispatch` hands it the chosen handler, and it sends what `run_handler` makes of it.
-# - **The Request** is built from `scope`. Our routes match the path **as the client sent
-#   it**, still percent-encoded, so that `/hello/a%2Fb` is one parameter, `a/b` (step 07).
-#   ASGI gives two paths: `path` is already decoded (`/hello/a/b`), `raw_path` is the original
-#   bytes. We use `raw_path`; the spec lets a server leave it out, and then `quote` encodes
-#   `path` again, the best we can do. The query string comes separately, as bytes. The
-#   headers need no work: `scope["headers"]` is a list of `(name, value)` byte pairs, the same
-#   shape as the list our parser collects in `on_header`, so `Request` takes it as it is.
-# - **The body** comes in `http.request` messages: we collect them until one says
-#   `more_body: False`, and stop with a `413` as soon as the total passes `max_body`, without
-#   reading the rest. An `http.disconnect` means the client is gone: nobody to answer, and the
-#   body we have is incomplete, so no handler runs.
-# - Then the same `Router.dispatch` as in our own server.
-
-# %% [markdown]
-# Last, a route that says which process answers it: `os.getpid()`, the process id.
+# - **Lifespan.** uvicorn also calls the app once per worker process with a scope of type
+#   `"lifespan"`: one message when the process starts (an app could open its database
+#   connections then), one when it stops. We answer both, with nothing to prepare.
+# - **Any other type** is a WebSocket, which we refuse: `websocket.close` before accepting.
+# - **`respond`** turns our `Response` into the two messages, header names in lower case.
+# - **`callback_handler`** plays the part of `request_callback_handler`: it sends what
+#   `run_handler` makes of the handler `dispatch` chose.
+# - **The URL.** Our routes match the path as the client sent it, still percent-encoded, so
+#   that `/hello/a%2Fb` gives one parameter, `a/b` (step 07): `raw_path`, not `path`. A
+#   server may leave `raw_path` out; then `quote` encodes `path` again. The headers already
+#   have the shape `Request` takes.
+# - **The body** comes in messages, collected until `more_body` is `False`. uvicorn reads a
+#   body of any size, so the limit is ours: a `413` as soon as the total passes `max_body`.
+#   On `http.disconnect` nobody is left to answer, so no handler runs.
+#
+# The limit, 1 MiB (our own server still enforces `--max-body` while parsing, as in step 08):
 
 # %%
-show_diff(OLD, NEW, containing='@app.get("/pid")')
+show_diff(OLD, NEW, containing="max_body = 1024 * 1024  # bytes: the largest body __call__ reads")
 
 # %% [markdown]
 # ## ASGI without any server
 #
-# An ASGI application is just an async function, so we can call it ourselves, exactly as
-# uvicorn would, and watch the messages. We load the step's `server.py` as a module (this runs
-# its top level, which creates `app`; it does not start a server: that only happens when the
-# file is run as a script):
+# An ASGI application is just an async function, so we can call it ourselves, as uvicorn
+# would. These lines import the file `server.py` as a module named `step11`, as
+# `import step11` would if the file had that name: its top level runs and creates `app`; its
+# `if __name__ == "__main__":` block does not, so no server starts.
 
 # %%
 import importlib.util
 
-spec = importlib.util.spec_from_file_location("step11_server", "../steps/11_asgi/server.py")
+spec = importlib.util.spec_from_file_location("step11", "../steps/11_asgi/server.py")
 step11 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(step11)
 print("step11.app is an", type(step11.app).__name__, "object; its max_body:", step11.app.max_body)
 
 # %% [markdown]
-# A `receive` that hands out messages from a list, and a `send` that prints and keeps what the
-# app sends. Both print, so we see the conversation in order:
+# A `receive` that hands out messages from a list, and a `send` that keeps what the app
+# sends; both print:
 
 # %%
 async def call_app(scope, messages):
@@ -231,7 +171,7 @@ async def call_app(scope, messages):
     return sent
 
 # %% [markdown]
-# And a `scope` as uvicorn would build it, here for `GET /hello/a%2Fb`. Note the two paths:
+# A `scope` as uvicorn would build it, here for `GET /hello/a%2Fb`. Note the two paths:
 
 # %%
 from urllib.parse import unquote_to_bytes
@@ -249,18 +189,14 @@ def http_scope(method, raw_path, query_string=b"", headers=()):
 scope = http_scope("GET", b"/hello/a%2Fb")
 print("path:", scope["path"], "   raw_path:", scope["raw_path"])
 
-# %% [markdown]
-# Now we call the App with it, as uvicorn would:
-
 # %%
 sent = await call_app(scope, [{"type": "http.request", "body": b"", "more_body": False}])
 assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"hello": "a/b"}'
 
 # %% [markdown]
-# One `receive()` (a GET has an empty body), then two `send()`s: the status with the header
-# fields, and the body. No status line, no `\r\n`: writing those is the server's job.
-#
-# A `POST` whose body comes in two messages, as it would over a slow network:
+# One `receive()` (a GET has an empty body), then two `send()`s. No status line, no `\r\n`:
+# writing HTTP is the server's job. A `POST` whose body comes in two messages, as over a
+# slow network:
 
 # %%
 scope = http_scope("POST", b"/hello_world", headers=[(b"content-type", b"application/json")])
@@ -269,29 +205,8 @@ sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "mo
 assert sent[1]["body"] == b'{"key1": "value1", "hello": "back"}'
 
 # %% [markdown]
-# The handler's own log line (`Handle: POST ...`) came when the whole body was there. Now the
-# body limit, lowered to 10 bytes on this `app` object for the demonstration:
-
-# %%
-step11.app.max_body = 10
-sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
-                              {"type": "http.request", "body": b'"value1"}', "more_body": False}])
-del step11.app.max_body  # back to the class's 1 MiB
-assert sent[0]["status"] == 413
-
-# %% [markdown]
-# The second piece took the total past 10 bytes: a `413` at once, and no handler ran. A client
-# that hangs up in the middle of its body:
-
-# %%
-sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
-                              {"type": "http.disconnect"}])
-print("sent:", sent)
-assert sent == []
-
-# %% [markdown]
-# Nothing sent, no handler run. And the lifespan conversation, which uvicorn has with each
-# worker process when it starts and when it stops:
+# The handler ran (its `Handle: POST` line) once the whole body was there. And the
+# lifespan conversation that uvicorn has with each worker:
 
 # %%
 sent = await call_app({"type": "lifespan", "asgi": {"version": "3.0"}},
@@ -301,10 +216,9 @@ assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shut
 # %% [markdown]
 # ## Run it both ways
 #
-# Our own server, as in step 10, and uvicorn with two worker processes, each serving the same
-# file's `app`. `ServerProcess.uvicorn` runs `python -m uvicorn server:app --workers 2` in the
-# step's folder (with `--port 0`, a free port) and waits until uvicorn says it listens and
-# each worker says `Application startup complete.`:
+# Our own server, and uvicorn with two worker processes. `ServerProcess.uvicorn` runs
+# `python -m uvicorn server:app --workers 2` in the step's folder, on a free port, and waits
+# until each worker says `Application startup complete.`:
 
 # %%
 from harness import ServerProcess
@@ -316,18 +230,11 @@ print(own.log())
 print(uvi.log())
 
 # %% [markdown]
-# uvicorn's log tells the story: a **parent process** (the supervisor: it starts the workers,
-# restarts one that dies, and stops them on Ctrl-C), then two **server processes**, the
-# workers. Each one had the lifespan conversation we just saw (`Waiting for application
-# startup.` → `Application startup complete.`).
-#
-# How can two processes listen on one port? Two copies of `python server.py` cannot: the
-# second fails with `address already in use`. uvicorn's supervisor opens the listening socket
-# itself, once, before it starts the workers, and hands it to each of them. Each worker then
-# imports `server.py` on its own: its own event loop, its own copy of our App. So anything a
-# handler keeps in memory, a counter or a dict of users, exists once per worker, and two
-# requests in a row may see two different copies (try it, below): data that all the workers
-# must share belongs in a database, outside the processes.
+# uvicorn's log shows a **parent process**, the supervisor, then two **server processes**,
+# the workers, each with the lifespan conversation we had by hand. The supervisor opens the
+# listening socket once and hands it to both workers. Each worker imports `server.py`
+# itself: its own event loop, its own copy of the App. So what a handler keeps in memory, a
+# counter or a dict of users, exists once per worker; shared data belongs in a database.
 #
 # ```mermaid
 # flowchart LR
@@ -340,8 +247,7 @@ print(uvi.log())
 #
 # ## The same answers from both
 #
-# The same requests to both servers, each on its own connection (with `Connection: close`, so
-# both close after the answer):
+# The same requests to both servers, each on its own connection:
 
 # %%
 from harness import exchange, request
@@ -374,66 +280,21 @@ for method, path, body in asks:
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Column for column the same: path parameters decoded after matching, the query, `404`,
-# `405` with `Allow`, a `500` that says nothing about the error, `HTTPError`'s `418`, the
-# `400` for a body that is not JSON. Our routes, handlers and errors did not change; only
-# the server around them did.
+# Column for column the same, down to the `500` for a crashing handler and the `400` for a
+# body that is not JSON: our routes, handlers and errors did not change, only the server
+# around them.
 #
-# ## The bytes differ a little
-#
-# One request to each, byte for byte:
-
-# %%
-from harness.show import show_exchange
-
-for name, srv in (("our own server", own), ("uvicorn", uvi)):
-    print(f"=== {name}")
-    ex = exchange(srv.host, srv.port, request("GET", "/hello/J%C3%BCrgen", headers=CLOSE))
-    show_exchange(ex)
-assert ex.response.header("server") == "uvicorn"
-
-# %% [markdown]
-# uvicorn writes the head: the status line, then a `date` and a `server: uvicorn` header it
-# adds, then our fields in lower case (HTTP header names are case-insensitive, so clients do
-# not mind; HTTP/2 even requires lower case). The body is the same bytes. Without
-# `Connection: close`, uvicorn keeps the connection open for the next request, as our server
-# does since step 09: keep-alive is now uvicorn's business.
-#
-# ## A handler that fails
-#
-# `/broken` got a `500` from both, with nothing in the body about the error. Where did the
-# traceback go? Into uvicorn's log, printed by `run_handler`, the same function our own server
-# uses:
-
-# %%
-mark = uvi.mark()
-ex = exchange(uvi.host, uvi.port, request("GET", "/broken", headers=CLOSE))
-print(ex.response.status_line, ex.json())
-uvi.wait_for('"GET /broken HTTP/1.1" 500', since=mark)
-print(uvi.log(since=mark))
-assert "Exception in ASGI application" not in uvi.log(since=mark)
-
-# %% [markdown]
-# The traceback, then uvicorn's access log line for the `500`. What is *not* there matters
-# too: `Exception in ASGI application`, the line uvicorn logs when an error escapes the app.
-# uvicorn would then answer a plain-text `500` of its own. Our App catches the error itself
-# and answers with its usual JSON, so a client cannot tell which server it talks to.
-#
-# ## The body limit is ours now
-#
-# A body one byte over 1 MiB. uvicorn reads it and hands it over; the App counts and refuses:
-
-# %%
-too_big = request("POST", "/hello_world", b"x" * (1024 * 1024 + 1), {"Content-Type": "application/json"})
-ex = exchange(uvi.host, uvi.port, too_big, until_closed=False, timeout=10)
-print(ex.response.status_line, ex.json(), "server:", ex.response.header("server"))
-assert ex.response.status == 413
-
-# %% [markdown]
 # ## Two processes answer
 #
-# `GET /pid` answers the id of the process that ran the handler. Our own server is one
-# process, the one `ServerProcess` started:
+# `GET /pid` answers the id of the process that runs its handler, `os.getpid()`. `os` is
+# imported for it, under a docstring that gives both ways to run the file:
+
+# %%
+show_diff(OLD, NEW, containing='@app.get("/pid")')
+show_diff(OLD, NEW, containing="Step 11: ASGI; the same App runs under an existing server")
+
+# %% [markdown]
+# Our own server is one process, the one `ServerProcess` started:
 
 # %%
 ex = exchange(own.host, own.port, request("GET", "/pid", headers=CLOSE))
@@ -441,9 +302,8 @@ print("our own server:", ex.json(), "  the process we started:", own.pid)
 assert ex.json() == {"pid": own.pid}
 
 # %% [markdown]
-# Under uvicorn, the two workers share one listening socket, and whichever is free takes the
-# next connection. Connections four at a time, until both have answered (never more than
-# 300 requests):
+# Under uvicorn, whichever worker is free takes the next connection. Four connections at a
+# time (from a pool of four threads) until both workers have answered:
 
 # %%
 import re
@@ -465,35 +325,18 @@ print("answers so far:", dict(answers))
 assert set(answers) == workers and uvi.pid not in answers
 
 # %% [markdown]
-# Two worker processes, each with its own pid, neither of them the supervisor's. The split
-# is up to the operating system, so do not expect a balance. Four at a time matters: twenty
-# connections opened all at once are usually all taken by one worker, because asyncio accepts
-# every connection waiting in the socket's queue in one go when it wakes up.
+# Two workers, neither of them the supervisor. The operating system decides which worker
+# takes a connection: expect no balance.
 #
-# The step's client does the same, twenty connections in batches of four, after one
-# `GET /hello/J%C3%BCrgen`. Against our own server, then against uvicorn:
-
-# %%
-from harness.show import run_client
-
-for srv in (own, uvi):
-    done = run_client(f"{STEP}/client.py", "--port", str(srv.port))
-    assert done.returncode == 0
-    print()
-
-# %% [markdown]
 # ## Pitfall: routing on `scope["path"]`
 #
-# `scope["path"]` looks like the obvious choice, and it works for most requests. A copy of the
-# step's file that uses it:
+# `scope["path"]` looks like the obvious URL, and works for most requests. The step's file
+# with that mistake put back, from the catalogue of bugs in `harness/bugs.py`:
 
 # %%
-from harness.variant import variant
+from harness.bugs import bug
 
-decoded = variant(f"{STEP}/server.py", (
-    '        url = (scope.get("raw_path") or quote(scope["path"]).encode()).decode("latin-1")\n',
-    '        url = scope["path"]  # already percent-decoded\n'),
-    name="server_decoded_path.py")
+decoded = bug("decoded-path").variant()
 show_diff(f"{STEP}/server.py", decoded)
 
 # %% [markdown]
@@ -509,36 +352,23 @@ decoded_uvi.wait_for('"GET /hello/J%C3%BCrgen HTTP/1.1" 500', since=mark)
 log = decoded_uvi.log(since=mark)
 print("\n".join(line for line in log.splitlines() if not line.startswith(" ")))
 assert "Exception in ASGI application" in log
+print("decoded-path variant stopped: exit status", decoded_uvi.stop())
+assert decoded_uvi.returncode == 0
 
 # %% [markdown]
 # - `/hello/ada` works, which is why the mistake survives a quick test.
-# - `/hello/a%2Fb` gets `404`: the decoded path is `/hello/a/b`, two segments, and
-#   `{name}` matches one. Even uvicorn's access log shows the decoded path.
-# - `/hello/J%C3%BCrgen` gets uvicorn's own plain-text `500`: the decoded path contains `ü`,
-#   which is not allowed in a URL, so building the `Request` fails (`parse_url` refuses it)
-#   before any handler runs, and the error escapes the app.
+# - `/hello/a%2Fb` gets `404`: the decoded path `/hello/a/b` has two segments, and `{name}`
+#   matches one.
+# - `/hello/J%C3%BCrgen` gets uvicorn's own plain-text `500`: a decoded `ü` is not allowed
+#   in a URL, so building the `Request` fails before any handler runs, and the error
+#   escapes the App (`Exception in ASGI application`).
 #
-# The step's `__call__` uses `raw_path`, the bytes the client sent, and decodes each parameter
-# only after matching, exactly as our own server does. The step's tests send both paths to
-# both servers.
-
-# %% [markdown]
-# ## Stop the servers
+# The step uses `raw_path` and decodes each parameter after matching, as our own server
+# does.
 #
-# Ctrl-C (SIGINT) for each, as in a terminal. uvicorn's supervisor passes the word on to its
-# workers (`Terminated child process`), each one has the end of the lifespan conversation
-# (`Waiting for application shutdown.` → `Application shutdown complete.`), and the
-# supervisor exits last:
-
-# %%
-print("decoded-path variant: exit status", decoded_uvi.stop())
-mark = uvi.mark()
-uvicorn_status = uvi.stop()
-print(uvi.log(since=mark), f"\n(exit status {uvicorn_status})")
-own_status = own.stop()
-print(own.log().splitlines()[-1], f"(exit status {own_status})")
-assert uvicorn_status == 0 and own_status == 0 and decoded_uvi.returncode == 0
-assert uvi.log().count("Application shutdown complete.") == 2
+# That is the core of the step. The deep dives after "Where next" can be skipped; they use
+# the two servers still running, and the last one stops them (so does restarting the
+# kernel).
 
 # %% [markdown]
 # ## Try it
@@ -546,11 +376,13 @@ assert uvi.log().count("Application shutdown complete.") == 2
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. Copy the step's server to `my_server.py` at the root, `cp steps/11_asgi/server.py my_server.py`
-#    (uvicorn imports it as the module `my_server`, so the name must be a valid Python name),
-#    and add a route, say
-#    `GET /square/{n}` answering `{"square": n * n}` (a `400` through `HTTPError` when `n` is not
-#    a number). Run it both ways, each in its own terminal:
+# 1. A challenge: add `GET /square/{n}`, answering `{"square": n * n}` when `n` is a whole
+#    number (`12` gives `144`, `-3` gives `9`) and a `400` with a JSON message, raised as
+#    `HTTPError`, when it is not (`abc`, `1.5`); the same answers from both servers. Write it
+#    in your own file, at the root: if you have built the steps with `tutorial`, that is your
+#    `my_server.py`; if not, `cp steps/11_asgi/server.py my_server.py`, then
+#    `tutorial start 11` (it keeps the file). uvicorn imports it as the module `my_server`,
+#    so the name must be a valid Python name. Run it both ways, each in its own terminal:
 #
 #    ```
 #    python my_server.py --port 8080
@@ -559,8 +391,18 @@ assert uvi.log().count("Application shutdown complete.") == 2
 #
 #    and ask both: `curl -i http://127.0.0.1:8080/square/12` and
 #    `curl -i http://127.0.0.1:8081/square/12`. Same body, different heads. Ctrl-C stops each
-#    (for uvicorn: the supervisor and both workers).
-# 2. Run the step's tests against your copy; they start it both ways (uvicorn loads your
+#    (for uvicorn: the supervisor and both workers). Then let the challenge's tests judge it:
+#    they ask both servers (they start uvicorn on your file's `app` themselves) for `12`,
+#    `-3` and a large number, then for `abc`, `1.5` and a random word, each of which must get
+#    a `400` with a `"message"`, and no error may escape the app under uvicorn.
+#
+#    ```
+#    tutorial challenge 11          # this challenge and the one in 3, again
+#    tutorial check --challenge     # their tests against your my_server.py, this one first
+#    ```
+#
+#    Stuck? `tutorial hint --challenge`: each time you run it, the next of three hints.
+# 2. Run the step's tests against your file; they start it both ways (uvicorn loads your
 #    file's `app`):
 #
 #    ```
@@ -574,47 +416,185 @@ assert uvi.log().count("Application shutdown complete.") == 2
 #    plain-text `500` (the first of them is also reported as an error: uvicorn logged
 #    `Exception in ASGI application`). Or delete the two `http.disconnect` lines of `__call__`:
 #    one test notices, the one whose client hangs up in the middle of its body.
-# 3. See each worker's own copy of the App: in `my_server.py`, put `hits = 0` just above
-#    `app = App()` (at the bottom), and add a route `GET /count` whose handler does
-#    `global hits`, `hits += 1` and answers `{"hits": hits, "pid": os.getpid()}`. Start both
-#    servers again and ask each a few times:
+# 3. A second challenge: see each worker's own copy of the App. In `my_server.py`, put
+#    `hits = 0` just above `app = App()` (at the bottom), and add a route `GET /count` whose
+#    handler does `global hits`, `hits += 1` and answers `{"hits": hits, "pid": os.getpid()}`.
+#    Start both servers again and ask each a few times:
 #
 #    ```
 #    for i in 1 2 3 4 5 6 7 8; do curl -s http://127.0.0.1:8081/count; echo; done
 #    ```
 #
-#    Under uvicorn you get two counters, one per pid, each counting only what its worker
-#    answered (`{"hits": 5, ...}`, then `{"hits": 1, ...}` from the other pid). On port 8080,
-#    our own server: one counter.
+#    Under uvicorn there are two counters, one per pid, each counting only what its own
+#    worker answered: `{"hits": 5, ...}` from one pid can come just before `{"hits": 1, ...}`
+#    from the other (which worker takes a connection is up to the operating system, so
+#    eight requests one after another may also all go to the same one). On port 8080, our own
+#    server: one counter. The challenge's tests check both: four requests to your own server,
+#    just started, answer `hits` 1 to 4 with its pid; under uvicorn they ask four at a time
+#    until both workers have answered, and each pid's `hits` must run 1, 2, 3... with no gap.
 #
+#    ```
+#    tutorial challenge 11          # both challenges, this one second
+#    tutorial check --challenge     # the /square tests first, then these
+#    ```
+#
+#    Stuck? `tutorial hint --challenge`, for the first challenge that fails.
+#
+
+# %% [markdown]
 # ## Where next
 #
-# This is the last step of the tutorial. From a UDP socket in step 01 we have come to a
-# framework with routes, path parameters, JSON, limits, keep-alive, a graceful stop, and an
-# ASGI face that lets a production server run it in several processes.
+# This is the last step. From a UDP socket in step 01 we have come to a framework with
+# routes, path parameters, JSON, limits, keep-alive, a graceful stop, and an ASGI face.
 #
-# The finished framework, [`protoweb`](../solution/README.md) in `solution/`, is the steps'
-# ideas put in order, in small modules, with what a real service needs on top: `HEAD`
-# requests, `Expect: 100-continue`, a lingering close (so a client still sending does not
-# lose its answer), back-pressure on writes (a slow reader does not fill the server's
-# memory), an access log, form bodies, a command line, and its own test suite. Its README
-# maps each module back to the step that introduced it. It is already installed in `.venv`
-# (the Quickstart's `-e ./solution`), and its example runs both ways too:
+# The finished framework, [`protoweb`](../solution/README.md) in `solution/`, puts the
+# steps' ideas in small modules and adds what a real service needs: `HEAD` requests,
+# back-pressure on slow readers, an access log, a command line, its own tests. Its README maps each module to its step. It is installed in `.venv`, and its
+# example runs both ways too:
 #
 # ```
 # python solution/examples/hello_world.py --port 8080                                  # its server
 # python -m uvicorn hello_world:app --app-dir solution/examples --workers 2 --port 8081 # uvicorn
 # ```
 #
-# The module to read first, after this step, is `solution/protoweb/asgi.py`: this step's
-# `__call__`, about a hundred lines with its comments, plus a `413` as soon as the
-# `Content-Length` header announces too much (before reading any of the body), the
-# `root_path` (for an app that uvicorn serves under a prefix, `--root-path /api`), and its
-# own refusal of WebSocket connections.
+# Read `solution/protoweb/asgi.py` first: this step's `__call__`, plus a `413` as soon as
+# `Content-Length` announces too much, and the `root_path` (an app served under a prefix).
 #
-# And how fast is it? [`benchmarks/`](../benchmarks/README.md) measures protoweb's own server
-# next to uvicorn (with a bare ASGI app, and with Starlette, the toolkit FastAPI is built on),
-# aiohttp and several of the steps' servers, each in one process: it compares the work each
-# does per request, not how many cores it can use. It also explains where the time goes, and
-# shows how to profile a server yourself. It needs `wrk`, a load generator; its README says
-# how to install it.
+# How fast is it? [`benchmarks/`](../benchmarks/README.md) measures protoweb's server next
+# to uvicorn, Starlette, aiohttp and some steps' servers, and shows how to profile one. It
+# needs `wrk`, a load generator.
+
+# %% [markdown]
+# ## Deep dive: who does what under uvicorn
+#
+# Much of what we built in steps 02 to 10 is uvicorn's job under uvicorn; what makes our
+# framework *ours* stays in the App:
+#
+# | | our own server (`python server.py`) | under uvicorn |
+# |---|---|---|
+# | listening socket, accepting connections | `App.serve` + `create_server` | uvicorn |
+# | reading HTTP/1.1 (the parser, malformed requests) | `Server` + httptools | uvicorn (httptools too), with a plain-text `400` of its own |
+# | keep-alive, pipelining, `Connection: close` | `Server.answer_in_order`, `response_writer` | uvicorn |
+# | timeouts | `Server.start_timer` (`--timeout`) | uvicorn (its own, e.g. `--timeout-keep-alive`) |
+# | graceful stop on Ctrl-C | `App.serve` | uvicorn, which tells the App (the lifespan) |
+# | several processes | no: one process, one core | `--workers N` |
+# | routing, path parameters, query, headers | `Router`, `Request` | the same code: ours |
+# | handlers, `HTTPError`, `500` for a crash, JSON | `run_handler`, `Response` | the same code: ours |
+# | the body size limit (`413`) | `Server.on_header`, `on_body` | `App.__call__`: uvicorn sets none |
+
+# %% [markdown]
+# ## Deep dive: the bytes on the wire
+#
+# The same answers, but not quite the same bytes. One request to each server:
+
+# %%
+from harness.show import show_exchange
+
+for name, srv in (("our own server", own), ("uvicorn", uvi)):
+    print(f"=== {name}")
+    ex = exchange(srv.host, srv.port, request("GET", "/hello/J%C3%BCrgen", headers=CLOSE))
+    show_exchange(ex)
+assert ex.response.header("server") == "uvicorn"
+
+# %% [markdown]
+# uvicorn writes the head: the status line, a `date` and a `server: uvicorn` header of its
+# own, then our fields in lower case (header names are case-insensitive, so clients do not
+# mind; HTTP/2 even requires lower case). The body is the same bytes. Without
+# `Connection: close`, uvicorn keeps the connection open for the next request, as our
+# server has done since step 09.
+
+# %% [markdown]
+# ## Deep dive: where a handler's error goes
+#
+# `/broken` got a `500` from both servers, with nothing about the error in the body. The
+# traceback goes to uvicorn's log, printed by `run_handler`, the same function our own
+# server uses:
+
+# %%
+mark = uvi.mark()
+ex = exchange(uvi.host, uvi.port, request("GET", "/broken", headers=CLOSE))
+print(ex.response.status_line, ex.json())
+uvi.wait_for('"GET /broken HTTP/1.1" 500', since=mark)
+print(uvi.log(since=mark))
+assert "Exception in ASGI application" not in uvi.log(since=mark)
+
+# %% [markdown]
+# The traceback, then uvicorn's access log line for the `500`. What is *not* there matters
+# too: `Exception in ASGI application`, the line uvicorn logs when an error escapes the app
+# (as in the pitfall). uvicorn would then answer a plain-text `500` of its own. Our App
+# catches the error and answers with its usual JSON, so a client cannot tell which server it
+# talks to.
+
+# %% [markdown]
+# ## Deep dive: the body limit, and a client that hangs up
+#
+# Back to calling the App by hand. With its limit lowered to 10 bytes on this `app` object,
+# the `POST` in two pieces from before:
+
+# %%
+scope = http_scope("POST", b"/hello_world", headers=[(b"content-type", b"application/json")])
+step11.app.max_body = 10
+sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
+                              {"type": "http.request", "body": b'"value1"}', "more_body": False}])
+del step11.app.max_body  # back to the class's 1 MiB
+assert sent[0]["status"] == 413
+
+# %% [markdown]
+# The second piece took the total past 10 bytes: a `413` at once, and no handler ran. A
+# client that hangs up in the middle of its body:
+
+# %%
+sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
+                              {"type": "http.disconnect"}])
+print("sent:", sent)
+assert sent == []
+
+# %% [markdown]
+# Nothing sent, no handler run. And through uvicorn, a body one byte over 1 MiB: uvicorn
+# reads it and hands it over, the App counts and refuses:
+
+# %%
+too_big = request("POST", "/hello_world", b"x" * (1024 * 1024 + 1), {"Content-Type": "application/json"})
+ex = exchange(uvi.host, uvi.port, too_big, until_closed=False, timeout=10)
+print(ex.response.status_line, ex.json(), "server:", ex.response.header("server"))
+assert ex.response.status == 413
+
+# %% [markdown]
+# ## Deep dive: how the workers share connections
+#
+# Why four connections at a time in "Two processes answer"? Twenty opened all at once are
+# usually all taken by one worker: when a worker's event loop wakes up, asyncio accepts every
+# connection waiting in the socket's queue in one go. The step's client does the same as
+# that cell, twenty connections in batches of four, after one `GET /hello/J%C3%BCrgen`.
+# Against our own server, then against uvicorn:
+
+# %%
+from harness.show import run_client
+
+for srv in (own, uvi):
+    done = run_client(f"{STEP}/client.py", "--port", str(srv.port))
+    assert done.returncode == 0
+    print()
+
+# %% [markdown]
+# ## Deep dive: stopping uvicorn
+#
+# Ctrl-C (SIGINT) for each server, as in a terminal. uvicorn's supervisor passes the word on
+# to its workers (`Terminated child process`), each has the end of the lifespan
+# conversation (`Waiting for application shutdown.` → `Application shutdown complete.`), and
+# the supervisor exits last:
+
+# %%
+mark = uvi.mark()
+uvicorn_status = uvi.stop()
+print(uvi.log(since=mark), f"\n(exit status {uvicorn_status})")
+own_status = own.stop()
+print(own.log().splitlines()[-1], f"(exit status {own_status})")
+assert uvicorn_status == 0 and own_status == 0
+assert uvi.log().count("Application shutdown complete.") == 2
+
+# %% [markdown]
+# An app that takes every scope for a request fails on the lifespan one. uvicorn then logs
+# `ASGI 'lifespan' protocol appears unsupported.` and goes on without it or, with
+# `--lifespan on`, refuses to start. That is why `__call__` answers the lifespan messages
+# even with nothing to prepare.

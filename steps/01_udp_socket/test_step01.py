@@ -11,10 +11,18 @@ ANSWER = b"Your data has been received"
 
 
 def ask(server, data, timeout=3.0):
+    mark = server.mark()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         sock.sendto(data, server.address)
-        answer, sender = sock.recvfrom(65535)
+        try:
+            answer, sender = sock.recvfrom(65535)
+        except socket.timeout:
+            log = "\n".join("    | " + line for line in server.log(since=mark).splitlines()[-10:]) or "    (nothing)"
+            raise AssertionError(
+                f"no answer within {timeout:g} s to a datagram of {len(data)} bytes sent to {server.host}:{server.port}: "
+                "the server should answer every datagram it receives (recvfrom) with sendto(answer, address), "
+                f"to the address recvfrom gave it.\nThe server logged meanwhile:\n{log}") from None
         return answer, sender, sock.getsockname()
 
 

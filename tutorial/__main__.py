@@ -1,0 +1,7 @@
+"""`python -m tutorial ...` is the `tutorial` command."""
+
+import sys
+
+from tutorial.cli import main
+
+sys.exit(main())
