@@ -227,10 +227,12 @@ BUGS: tuple[Bug, ...] = (
         (('            more_body = message.get("more_body", False)\n', '            more_body = False\n'),)),
     Bug("no-body-limit", "ASGI: no body limit in the app (uvicorn sets none: any size is read into memory)",
         "11_asgi",
-        (('            if size > self.max_body:\n'
-          '                await respond(Response(413, {"message": '
-          'f"The request body exceeds {self.max_body} bytes"}))\n'
-          '                return\n', ""),)),
+        (('        if length.isdecimal() and int(length) > self.max_body:\n'
+          '            await respond(too_large)\n'
+          '            return\n', ""),
+         ('            if size > self.max_body:  # a chunked body has no Content-Length: count it as it comes\n'
+          '                await respond(too_large)\n'
+          '                return\n', ""))),
     Bug("disconnect-as-end", "ASGI: http.disconnect taken as the end of the body (the handler runs with a cut "
         "body)", "11_asgi",
         (('            if message["type"] == "http.disconnect":  # the client has gone\n                return\n',

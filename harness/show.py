@@ -82,7 +82,7 @@ def show_diff(old: str | Path, new: str | Path, context: int = 3, containing: st
         else:  # one hunk: no ---/+++ header, every line is context, - or +
             added = sum(line.startswith("+") for line in text.splitlines())
             removed = sum(line.startswith("-") for line in text.splitlines())
-        parts = "" if containing else f", {len(hunks(old, new, context))} parts"
+        parts = "" if containing else f", in {len(hunks(old, new, context))} places"
         html = (f"<details><summary>{collapsed} (+{added} / -{removed} lines{parts}; click to open)</summary>"
                 f"{html}</details>")
     display(HTML(html))

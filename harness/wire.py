@@ -218,6 +218,9 @@ class Exchange:
     # How to start the test's server by hand, with the test's options (set by harness.checks).
     start_hint: str = field(default="start yours, e.g. `python my_server.py`, and use its port, 8080 by default",
                             repr=False)
+    # The port the commands a failure suggests connect to: the one a server started by hand
+    # listens on (8080 for a step, set by harness.checks); None: this exchange's own port.
+    hand_port: int | None = field(default=None, repr=False)
     # Set by a test whose failure the bytes alone cannot show (a signal sent meanwhile, say):
     # how to reproduce it by hand, shown instead of a command that sends the bytes.
     by_hand: str = field(default="", repr=False)
@@ -320,11 +323,11 @@ class Exchange:
         if len(script) == 1 and script[0][0] == "send":
             words, why = _curl(script[0][2], self.host)
             if words is not None:
-                words.append(f"http://{self.host}:{self.port}{words.pop()}")
+                words.append(f"http://{self.host}:{self.hand_port or self.port}{words.pop()}")
                 return " ".join(shlex.quote(word) for word in words), ""
         else:
             why = _describe(script)
-        return python_command(script, self.host, self.port), why
+        return python_command(script, self.host, self.hand_port or self.port), why
 
     def explain(self, problem: str = "", raw: str = "") -> str:
         """What was sent, what came back, and how to do the same by hand (curl, or a python
@@ -352,7 +355,7 @@ class Exchange:
             parts.append(self.by_hand)
         elif raw:
             parts += [f"{raw}: send the same bytes and print what comes back, every \\r and \\n visible {yours}:",
-                      "    " + python_command(self.script(), self.host, self.port)]
+                      "    " + python_command(self.script(), self.host, self.hand_port or self.port)]
         else:
             command, why = self.command()
             if why:
@@ -420,7 +423,14 @@ class Connection:
         self.timeout = timeout
         self.exchange = Exchange(host, port, [])
         self.started = time.monotonic()  # the exchange's seconds count from here
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except ConnectionRefusedError:
+            # A UDP server (step 01's) says "Listening on" too: name that first.
+            raise AssertionError(
+                f"connection refused: nothing accepts TCP connections on {host}:{port}, although the server "
+                "said it listens there. Does it listen for TCP (loop.create_server from step 02 on; a UDP "
+                "socket, SOCK_DGRAM, does not accept connections), on the port it printed?") from None
         self._unread = b""  # received, not yet returned as a response
         self.answered = 0  # responses returned by read_response so far
         self._last_write = self._last_read = self.started  # when our last send ended, our last bytes came

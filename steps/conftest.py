@@ -13,6 +13,7 @@ uvicorn, an existing ASGI server.
 
 After a server stops we check its log for DeprecationWarnings: the step code must
 keep working on every Python from 3.10 on, and a deprecation is how that breaks first.
+(harness.fixtures starts, stops and checks the servers, for the solution's tests too.)
 
 One mistake, one failure: when a server's answer is not HTTP/1.1 at all (a bare \\n
 ending a line, a Content-Length that counts characters), the first check that sees it
@@ -32,9 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ServerProcess
+from harness import FramingFailure, ServerProcess
+from harness.fixtures import one_server, servers
 from harness.process import run_script
-from harness import FramingFailure
 
 CLIENT_TIMEOUT = 20.0
 
@@ -99,57 +100,31 @@ def _assert_no_deprecations(server: ServerProcess) -> None:
     assert "DeprecationWarning" not in log, f"the server's code raised a DeprecationWarning:\n{log}"
 
 
-def _running(srv: ServerProcess):
-    """Start ``srv``, hand it to the test(s), stop it, then check its log."""
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-    _assert_no_deprecations(srv)
-
-
-def _started_on_demand(make):
-    """A function that starts a server made by ``make`` each time it is called; all of
-    them are stopped after the test, then their logs checked."""
-    started: list[ServerProcess] = []
-
-    def start(*args: str, **options) -> ServerProcess:
-        srv = make(*args, **options)
-        started.append(srv)
-        return srv.start()
-
-    yield start
-    for srv in started:
-        srv.stop()
-    for srv in started:
-        _assert_no_deprecations(srv)
-
-
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest):
-    yield from _running(ServerProcess(_server_script(request)))
+    yield from one_server(lambda: ServerProcess(_server_script(request)), _assert_no_deprecations)
 
 
 @pytest.fixture
 def start_server(request: pytest.FixtureRequest):
     """Start a server of this step to yourself: ``srv = start_server()``; stopped after the test."""
-    yield from _started_on_demand(lambda *args: ServerProcess(_server_script(request), *args))
+    yield from servers(lambda *args: ServerProcess(_server_script(request), *args), _assert_no_deprecations)
 
 
 @pytest.fixture(scope="module")
 def uvicorn_server(request: pytest.FixtureRequest):
     """The ``app`` of the step's server.py (or of ``--server PATH``) served by uvicorn, an
     existing ASGI server, with two worker processes; started once per test module."""
-    yield from _running(ServerProcess.uvicorn(_server_script(request), workers=2))
+    yield from one_server(lambda: ServerProcess.uvicorn(_server_script(request), workers=2), _assert_no_deprecations)
 
 
 @pytest.fixture
 def start_uvicorn(request: pytest.FixtureRequest):
     """uvicorn serving this step's ``app`` to yourself: ``srv = start_uvicorn("--timeout-keep-alive", "1",
     workers=1)``; stopped after the test."""
-    yield from _started_on_demand(
-        lambda *options, workers=1: ServerProcess.uvicorn(_server_script(request), *options, workers=workers))
+    yield from servers(
+        lambda *options, workers=1: ServerProcess.uvicorn(_server_script(request), *options, workers=workers),
+        _assert_no_deprecations)
 
 
 @pytest.fixture

@@ -569,10 +569,10 @@ def test_the_start_command_has_the_test_options():
     limited = ServerProcess(ROOT / "steps" / "08_limits" / "server.py", "--timeout", "1", "--max-body", "100")
     assert server_command(limited) == "python steps/08_limits/server.py --timeout 1 --max-body 100"
     assert start_hint(limited) == ("start it as the test did, `python steps/08_limits/server.py --timeout 1 "
-                                   "--max-body 100`, and use its port, 8080 by default")
+                                   "--max-body 100`: it listens on port 8080")
     uvicorn = ServerProcess.uvicorn(ROOT / "steps" / "11_asgi" / "server.py", workers=2)
     assert start_hint(uvicorn) == ("start it as the test did, `cd steps/11_asgi && python -m uvicorn server:app "
-                                   "--workers 2`, and use its port, 8000 by default")
+                                   "--workers 2`: it listens on port 8000")
 
 
 def test_the_shutdown_by_hand_text():

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -102,9 +103,19 @@ _ERROR_LINE = re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt|Exit)\b.*")
 _IN_USE = re.compile(r"address already in use|errno (98|48)\b|winerror 10048", re.I)
 
 
+def free_port() -> int:
+    """A port nobody listens on right now (the system picks it; we let it go at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def start_file(file: Path, seconds: float = STARTUP_SECONDS) -> None:
-    """Start the file as a server on a free port, as the tests will, and stop it again."""
-    server = ServerProcess(file, startup_timeout=seconds)
+    """Start the file as a server, as the tests will, and stop it again. It is given a port
+    of our choosing (the tests give 0, "any"): a server that listens elsewhere ignores
+    --port, and would fail later in a way that names something else."""
+    port = free_port()
+    server = ServerProcess(file, port=port, startup_timeout=seconds)
     try:
         server.start()
     except ServerError as error:
@@ -112,14 +123,37 @@ def start_file(file: Path, seconds: float = STARTUP_SECONDS) -> None:
         raise LearnerProblem(_why_not_started(file, server, seconds, exited)) from None
     finally:
         server.stop()
+    if server.port not in (0, port):
+        raise LearnerProblem(f"{file.name} was started with `--port {port}` but says `Listening on "
+                             f"{server.host}:{server.port}`: it must listen on the port it is given (args.port), "
+                             "because the tests start it with `--port 0` (any free port) and run several at once.")
     if server.port == 0:
         raise NotBound(f"{file.name} says `Listening on {server.host}:0`: port 0 means its socket is not "
                              "bound yet. Bind it to the host and port it is given (sock.bind((host, port))), then "
                              "print the address the socket really has (sock.getsockname()).")
 
 
+def _learner_lines(lines: list[str]) -> list[str]:
+    """The server's output without the traceback frames of the harness and of runpy (which
+    run the file): the frames left are the learner's own code, and Python's."""
+    kept: list[str] = []
+    skip_source = False
+    for line in lines:
+        frame = re.match(r'\s+File "([^"]+)"', line)
+        if frame:
+            skip_source = "harness" in Path(frame[1]).parts or "runpy" in frame[1]
+            if skip_source:
+                continue
+        elif skip_source and line.startswith("    "):
+            continue  # the source line under a skipped frame
+        else:
+            skip_source = False
+        kept.append(line)
+    return kept
+
+
 def _why_not_started(file: Path, server: ServerProcess, seconds: float, exited: bool) -> str:
-    output = [line for line in server.lines if line.strip()]
+    output = _learner_lines([line for line in server.lines if line.strip()])
     if not exited and output and output[-1] == "KeyboardInterrupt" and "Traceback (most recent call last):" in output:
         output = output[:output.index("Traceback (most recent call last):")]  # how we stopped it: not its words
     shown = "\n".join("    | " + line for line in output[-8:]) or "    (nothing)"

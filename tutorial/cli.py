@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import shutil
+import signal
 import sys
 import textwrap
 import time
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from tutorial.catalogue import HINT_LEVELS, CatalogueError, Step, all_steps, find_step, reference_source
+from tutorial.catalogue import HINT_LEVELS, ROOT, CatalogueError, Step, all_steps, find_step, reference_source
 from tutorial.check import LearnerProblem, Result, digest, items_of, run_check
 from tutorial.state import Progress, State
 
@@ -129,15 +130,19 @@ def parse_step(text: str) -> Step:
         raise UsageError(str(error)) from None
 
 
-def test_path(step: Step, name: str | None = None, file: str | None = None) -> str:
-    """A step's test file (or a challenge's, or one test of it) as a path the learner can type from here."""
-    path = step.folder / file if file else step.test_file
+def _shown_path(path: Path) -> str:
+    """A path in the repository as the learner can type it from here: relative inside the
+    repository, absolute from anywhere else."""
     try:
         shown = os.path.relpath(path)
-    except ValueError:
-        shown = str(path)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(path)  # far away: the absolute path reads better
+    except ValueError:  # Windows: another drive
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
+
+
+def test_path(step: Step, name: str | None = None, file: str | None = None) -> str:
+    """A step's test file (or a challenge's, or one test of it) as a path the learner can type from here."""
+    shown = _shown_path(step.folder / file if file else step.test_file)
     return f"{shown}::{name}" if name else shown
 
 
@@ -168,9 +173,12 @@ def cmd_start(args: argparse.Namespace) -> int:
     for task in step.tasks:
         say(f"  {task.number}. {task.title}")
     say()
-    say(f"Read: notebooks/{step.name}.ipynb (this step, explained and run live) and steps/{step.name}/README.md.")
+    say(f"Read: {_shown_path(ROOT / 'notebooks' / (step.name + '.ipynb'))} (this step, explained and run live) "
+        f"and {_shown_path(step.folder / 'README.md')}.")
     say(f"Check: {command('tutorial check' + ctx.file_option)}, or {command('tutorial watch' + ctx.file_option)} "
         f"to check on every save. Stuck: {command('tutorial hint' + ctx.file_option)}.")
+    if step.challenges:
+        say(f"Once the step passes, go past it: {command(f'tutorial challenge {step.number}')}.")
     return 0
 
 
@@ -218,7 +226,8 @@ def check(ctx: Context, step: Step, challenges: bool, quiet: bool = False) -> Re
         if quiet:
             say(f"Checking {ctx.shown} against {what}:", "bold")
         say(str(problem), "red")
-        say(f"\nFix this first: no check can run until {ctx.shown} starts. {_progress_line(ctx)}")
+        say(f"\nFix this first: no check can run until {ctx.shown} starts.")
+        say(_progress_line(ctx), "dim")
         raise SystemExit(1) from None
     failure = result.first_failure
     ctx.progress.last = {"step": step.number, "challenges": challenges, "digest": digest(ctx.file),
@@ -397,6 +406,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     challenges = bool(args.challenge)
     step = _challenge_step(ctx, args.step) if challenges else ctx.step(args.step)
     target = ctx.file.resolve()
+    # Started in the background by a script (`tutorial watch &`), a process inherits SIGINT
+    # ignored: put Python's handler back, so that Ctrl-C (or kill -INT) stops it. A plain
+    # kill (SIGTERM) stops it the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     def run_once() -> None:
         say(f"[{time.strftime('%H:%M:%S')}]", "dim")

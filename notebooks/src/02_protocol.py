@@ -264,11 +264,14 @@ show_code(f"{STEP}/server.py", "class Server")
 # do: step 03 passes the `Server` an argument.)
 #
 # The server listens as soon as `create_server` returns; `main` then waits. An
-# `asyncio.Event` is a flag that coroutines can wait for until someone sets it; nobody sets
-# this one, so `main` (and the loop, serving connections meanwhile) runs until Ctrl-C.
+# `asyncio.Event` is a flag that coroutines can wait for until someone sets it: `main` waits
+# for `stop` (and the loop serves connections meanwhile) until Ctrl-C sets it. Ctrl-C sends the
+# process the signal SIGINT, and `loop.add_signal_handler` has the loop call `stop.set` when
+# it comes, between two pieces of work: no code is cut off in the middle. (Windows has no
+# such handler; there Ctrl-C raises a `KeyboardInterrupt` wherever the code is.)
 # `asyncio.run(main(...))` starts an event loop, runs `main` in it, and closes the loop at the
-# end; Ctrl-C cancels `main` and ends with a `KeyboardInterrupt`. (The article uses the
-# deprecated `asyncio.get_event_loop()` instead; a deep dive at the end shows why not.)
+# end. (The article uses the deprecated `asyncio.get_event_loop()` instead; a deep dive at
+# the end shows why not.)
 
 # %%
 show_code(f"{STEP}/server.py", "async def main")

@@ -5,10 +5,8 @@
 # and to finish their request some day. In this step it refuses what it will not handle,
 # with a status code and a JSON message, and it gives every client a deadline.
 #
-# The deadline fixes a bug of the second article, *Simple Python Framework from Scratch*
-# (its code is the package `diy_framework`; the steps from 07 on borrow from it). Its timer
-# started at the first byte a client sent, and every read restarted it. We run that timer
-# live, next to ours.
+# The deadline fixes a bug of the second article, *Simple Python Framework from Scratch*,
+# which the steps from 07 on borrow from: we run its timer live, next to ours.
 #
 # Where we are (the highlighted boxes are what this step changes):
 #
@@ -22,13 +20,16 @@
 # %% [markdown]
 # ## The change in brief
 #
-# The step's new docstring says what the server now does:
+# The docstring at the top of the step's file says what the server now does:
 
 # %%
+import ast
+from pathlib import Path
+
 from harness.show import show_code, show_diff
 
 OLD, NEW = "../steps/07_path_params/server.py", "../steps/08_limits/server.py"
-show_diff(OLD, NEW, containing="Step 08: limits and timeouts")
+print(ast.get_docstring(ast.parse(Path(NEW).read_text())))
 
 # %% [markdown]
 # The change adds 115 lines and removes 21. In the order this notebook takes them:
@@ -36,10 +37,11 @@ show_diff(OLD, NEW, containing="Step 08: limits and timeouts")
 # 1. **Two options** (+9 / −4 lines), `--timeout` and `--max-body`.
 # 2. **A clock per connection** (+17): `--timeout` seconds from connecting to send a request.
 # 3. **The second article's clock**: its bug, put back and run.
-# 4. **Refusing a request** (+49 / −10): `HTTPError` and `refuse`; `400` for what is not HTTP.
+# 4. **Refusing a request** (+48 / −9): `HTTPError` and `refuse`; `400` for what is not HTTP.
 # 5. **Two limits** (+32): `413` for a body too large, `431` for a head too large.
 #
-# (The docstring is the other +8 / −7.) Every way a connection can now end:
+# The docstring and one line of `response_writer` (see a deep dive) are the other +9 / −8.
+# Every way a connection can now end:
 #
 # ```mermaid
 # stateDiagram-v2
@@ -58,7 +60,7 @@ show_diff(OLD, NEW, containing="Step 08: limits and timeouts")
 #     receiving --> handled: complete, the clock stops
 # ```
 #
-# The whole diff is here, folded, for when you want it in one piece:
+# The whole diff, folded; its six parts follow the file's order, not the ideas':
 
 # %%
 show_diff(OLD, NEW, collapsed="The whole change, from step 07")
@@ -99,16 +101,17 @@ show_code(NEW, "def connection_lost")
 
 # %% [markdown]
 # When the clock runs out, `timeout_expired` checks a flag, `_receiving`, which the parser's
-# `on_message_begin` sets at the first byte of a request. Part of a request came: the client
-# gets `408 Request Timeout`. Nothing came: there is nobody to answer, so we just close.
+# `on_message_begin` sets at the first byte of a request (we meet it with the limits, below).
+# Part of a request came: the client gets `408 Request Timeout`. Nothing came: there is
+# nobody to answer, so we just close.
 
 # %%
 show_code(NEW, "def timeout_expired")
 
 # %% [markdown]
-# The clock stops only when the request is complete (`on_message_complete` cancels it).
-# Data that arrives never moves it: a client has `--timeout` seconds from connecting to send
-# its whole request.
+# The clock stops when the request is complete (`on_message_complete` cancels it), is
+# refused, or the client leaves. Data that arrives never moves it: a client has `--timeout`
+# seconds from connecting to send its whole request.
 #
 # Two clients: one sends a request without its final blank line (`[:-2]` cuts the last
 # `\r\n`), the other sends nothing. `exchange` blocks until its connection ends, so each
@@ -140,14 +143,14 @@ assert silent.received == b"" and silent.closed and 0.8 < silent.seconds < 3
 # %% [markdown]
 # ## The second article's clock, live
 #
-# The second article restarts a connection's timer after every read that brought data. It
-# spots one consequence itself: a client that connects and sends nothing never gets a
-# timer, and enough such clients exhaust the server. Its fix starts the timer at connection
-# too, but every read still restarts it.
+# The second article's code starts a connection's timer at the first read that brings data,
+# and restarts it at every such read. The article sees one consequence: a client that
+# connects and sends nothing gets no timer, and enough such clients exhaust the server. Its
+# proposed fix starts the timer at connection too, but every read would still restart it.
 #
-# `harness/bugs.py` keeps the articles' bugs as small edits to a step's file.
-# `bug("late-timer")` puts this one back into a copy of the step: no clock in
-# `connection_made`, a fresh one in every `data_received`:
+# `bug("late-timer")`, from the harness's catalogue of the articles' bugs, puts the
+# article's code as published into a copy of the step: no clock in `connection_made`, a
+# fresh one in every `data_received`:
 
 # %%
 from harness.bugs import bug
@@ -158,13 +161,13 @@ show_diff(f"{STEP}/server.py", late_timer)
 # %% [markdown]
 # To see how many connections a server holds, we count its sockets. Each file or socket a
 # process has open gets a number, a **file descriptor**; on Linux, `/proc/<pid>/fd` lists
-# them. Elsewhere we count our own sockets that the server has not closed.
+# them. On macOS or Windows, we count instead those of our own sockets the server has not
+# closed.
 
 # %%
 import os
 import select
 import socket
-from pathlib import Path
 
 
 def server_sockets(pid):
@@ -172,32 +175,43 @@ def server_sockets(pid):
     count = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
-            count += os.readlink(fd).startswith("socket:")
+            if os.readlink(fd).startswith("socket:"):
+                count += 1
         except OSError:  # closed while we looked
             pass
     return count
 
 
 def still_open(socks):
-    """How many of our sockets the server has not closed (we read no end of stream on them)."""
+    """How many of our sockets the server has not closed."""
+    # select.select(socks, [], [], 0) returns at once those of socks with something to read.
     readable, _, _ = select.select(socks, [], [], 0)
-    return len(socks) - sum(sock.recv(1, socket.MSG_PEEK) == b"" for sock in readable)
+    # recv with MSG_PEEK looks at the next byte without taking it; b"" means the server closed.
+    closed = [sock for sock in readable if sock.recv(1, socket.MSG_PEEK) == b""]
+    return len(socks) - len(closed)
 
 
 # %% [markdown]
-# We start the copy with the same one-second clock. Then, to each server, 200 clients that
-# connect and say nothing, 50 at a time (the system queues only so many connections not yet
-# accepted). After each 50, a normal client asks for `/hello_world`:
+# We start the copy with the same one-second clock, and count each server's sockets before
+# the crowd comes:
 
 # %%
-import time
-
 late_server = ServerProcess(late_timer, "--timeout", "1").start()
 servers = {"the article's clock": late_server, "the step's clock": server}
 use_proc = Path(f"/proc/{server.pid}/fd").is_dir()
 before = {name: server_sockets(srv.pid) if use_proc else 0 for name, srv in servers.items()}
+
+# %% [markdown]
+# Then, to each server, 200 clients that connect and say nothing, 50 at a time (the
+# operating system holds only a limited queue of connections the server has not yet taken
+# up). After each 50, a normal client asks for `/hello_world`:
+
+# %%
+import time
+
 crowds = {name: [] for name in servers}
 waits = {name: [] for name in servers}
+started = time.monotonic()
 for batch in range(4):
     for name, srv in servers.items():
         crowds[name] += [socket.create_connection(srv.address, timeout=3) for _ in range(50)]
@@ -205,6 +219,7 @@ for batch in range(4):
         assert ex.response.status == 200
         waits[name].append(ex.seconds)
 connected = time.monotonic()
+print(f"the crowd took {connected - started:.2f} s to connect")
 for name in servers:
     print(f"{name}: {len(crowds[name])} silent clients; a normal client waited at most "
           f"{max(waits[name]) * 1000:.0f} ms")
@@ -243,8 +258,11 @@ ax.set_title("200 clients that connect and say nothing")
 plt.show()
 
 # %% [markdown]
-# The step's server let each silent client go one second after it came. The article's kept
-# all 200, and would keep them until the clients leave. We check, and let the crowd go:
+# The step's server let each silent client go one second after it connected (the crowd
+# took the time printed above to connect, so its first clients leave that much before the
+# dashed line). The article's kept all 200, until the clients leave. Each holds one of the
+# server's file descriptors, and a process that has used up its quota cannot accept anyone
+# (a deep dive shows the quota). We check, and let the crowd go:
 
 # %%
 assert samples["the article's clock"][-1] == 200
@@ -254,22 +272,10 @@ for name in servers:
         sock.close()
 
 # %% [markdown]
-# Why it matters: each silent client holds one of the server's file descriptors, and a
-# process may hold only so many (the servers inherit this notebook's limit):
-
-# %%
-try:
-    import resource  # Unix only
-    print(f"on this machine: {resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,} file descriptors per process")
-except ImportError:
-    print("(no resource module here: Windows counts its limits differently)")
-
-# %% [markdown]
-# Once they are used up, the server cannot accept a new connection ("Too many open files").
-# Silent clients cost an attacker almost nothing: they need no bandwidth.
-#
-# The article's fix would still restart the timer at every read. A client that sends a
-# valid request one byte every 0.3 s, and gives up after 1.5 seconds, shows why:
+# The article's proposed fix would let these silent clients go, but change nothing for the
+# next client: one that sends a valid request one byte every 0.3 s, and gives up after
+# 1.5 s. Each byte comes sooner than the 1 s timeout, so it restarts the article's clock
+# before it runs out:
 
 # %%
 def trickle(srv, data, every=0.3, seconds=1.5):
@@ -281,11 +287,12 @@ def trickle(srv, data, every=0.3, seconds=1.5):
                 sock.sendall(bytes([byte]))
             except OSError:  # the server has closed the connection
                 break
+            # Wait up to `every` s for something to read (an answer, or the server closing).
             readable, _, _ = select.select([sock], [], [], every)
             if readable:
                 try:
                     return sock.recv(65536), time.monotonic() - started
-                except ConnectionResetError:  # the deep dive on resets says why
+                except ConnectionResetError:  # the deep dive on connection resets says why
                     return b"(connection reset)", time.monotonic() - started
             if time.monotonic() - started > seconds:
                 break
@@ -308,9 +315,9 @@ assert results["the step's clock"][0].startswith(b"HTTP/1.1 408") or results["th
 
 # %% [markdown]
 # The article's server still waits, and would wait as patiently for a request that takes a
-# year. The step's answered `408` one second after the client connected. The fix is one deadline per
-# connection: set in `connection_made`, never moved by data. (Real servers keep a few such
-# clocks: for the head, the body, and an idle connection, which step 09 needs.)
+# year. The step's answered `408` one second after the client connected: one deadline per
+# connection, set in `connection_made`, never moved by data. (Real servers keep several, such
+# as one for an idle connection, which step 09 needs.)
 
 # %% [markdown]
 # ## Refusing a request
@@ -324,35 +331,41 @@ assert results["the step's clock"][0].startswith(b"HTTP/1.1 408") or results["th
 show_diff(OLD, NEW, containing="class HTTPError(Exception):")
 
 # %% [markdown]
-# `data_received` now calls `feed_data` inside a `try`:
-#
-# - `HTTPError`, or httptools' `HttpParserCallbackError`: one of our `on_...` methods
-#   refused the request. httptools wraps an exception raised in a callback in its own; we
-#   take our `HTTPError` back out. Either way, `refuse` answers.
-# - `HttpParserUpgrade`: the request asks to switch protocols. It is complete and answered
-#   in HTTP/1.1 anyway: nothing to do.
-# - `HttpParserError`: the bytes are not HTTP. `400`, with the parser's own words.
-#
-# Until now these exceptions escaped: asyncio logged `Fatal error: protocol.data_received()
-# call failed.` and closed the connection without a word to the client, as step 05 showed
-# when the article's `json.loads` failed on a `GET`. (The lines before the `except`s count
-# an unfinished head, for `431`.)
+# `data_received` now calls `feed_data` inside a `try` (its first lines count the bytes of
+# an unfinished head: they come with `431`, below). Its four `except` clauses:
 
 # %%
-show_code(NEW, "def data_received")
+show_code(NEW, "except HTTPError as error:")
+show_code(NEW, "except HttpParserCallbackError as error:")
+show_code(NEW, "except HttpParserUpgrade:")
+show_code(NEW, "except HttpParserError as error:")
 
 # %% [markdown]
-# `refuse` stops the clock and answers. After a parser error nobody can tell where a next
-# request would start, so the connection must close (until step 09, `response_writer`
-# closes after every answer anyway).
+# - `HTTPError`: raised by that head count, in `data_received` itself.
+# - `HttpParserCallbackError`: one of our `on_...` methods raised an exception. httptools
+#   raises its own instead, with ours as its `__context__` (where Python records the
+#   exception being handled when another is raised). An `HTTPError` there is refused;
+#   anything else is a bug of ours, and `raise` lets asyncio log it.
+# - `HttpParserUpgrade`: the request asks to switch protocols. It is complete and answered
+#   in HTTP/1.1 anyway.
+# - `HttpParserError`: the bytes are not HTTP: `400`, with the parser's words.
+#
+# Until now these exceptions escaped: asyncio logged `Fatal error: protocol.data_received()
+# call failed.` and closed the connection without a word (step 05 showed it).
+
+# %% [markdown]
+# `refuse` stops the clock and answers. One connection can carry several requests (step
+# 09). After a refusal the parser has stopped, and cannot find where the next one starts,
+# so we close (until step 09, `response_writer` closes after every answer anyway).
 
 # %%
 show_code(NEW, "def refuse")
 
 # %% [markdown]
-# `on_message_complete` stops the clock: the request came in time. Its two errors are now
-# `HTTPError`s: a body that is not valid JSON, and a URL that the parser lets through but
-# `parse_url` refuses, such as `http://` alone.
+# `on_message_complete` stops the clock: the request came in time. The `400` for a body that
+# is not JSON is now raised as an `HTTPError`, and a new `except` turns
+# `HttpParserInvalidURLError` into one: a URL the parser lets through but `parse_url`
+# refuses, such as `http://` alone.
 
 # %%
 show_code(NEW, "def on_message_complete")
@@ -366,7 +379,7 @@ show_exchange(ex)
 assert ex.response.status == 400 and ex.closed
 
 # %% [markdown]
-# The parser says what it disliked, and the message passes it on. A few more:
+# The message passes on the parser's words. A few more:
 
 # %%
 malformed = {
@@ -382,9 +395,9 @@ for name, data in malformed.items():
     assert ex.response.status == 400 and ex.closed
 
 # %% [markdown]
-# Two `Content-Length` headers that disagree are refused for a good reason: if a proxy in
-# front believed one and the server the other, an attacker could slip a request past the
-# proxy ("request smuggling"). A strict parser is a safe parser.
+# Two `Content-Length` headers are refused for a good reason: if a proxy in front believed
+# one and the server the other, an attacker could slip a request past it ("request
+# smuggling").
 
 # %% [markdown]
 # ## Two limits: the body and the head
@@ -395,10 +408,10 @@ for name, data in malformed.items():
 show_code(NEW, "def on_message_begin")
 
 # %% [markdown]
-# **413 Content Too Large.** `on_header` refuses a `Content-Length` over `--max-body` before
-# a byte of the body is read (the parser has checked that the value is a number). A chunked
-# body announces no size, so `on_body` counts its bytes. (`on_header`'s first line adds up
-# the head's size, for `431`.)
+# **413 Content Too Large** (before Python 3.13 its reason phrase was "Request Entity Too
+# Large"; clients go by the code). `on_header` refuses a `Content-Length` over `--max-body`
+# before a byte of the body is read. A chunked body announces no size, so `on_body` counts
+# its bytes. (`on_header`'s first line adds up the head's size, for `431`.)
 
 # %%
 show_code(NEW, "def on_header")
@@ -419,11 +432,11 @@ assert ex.response.status == 413 and ex.closed and ex.seconds < 0.5
 assert ex.response.status_line.endswith(HTTPStatus(413).phrase)
 
 # %% [markdown]
-# The server never reads, stores or waits for the 2 MB. (The reason phrase is "Content Too
-# Large" from Python 3.13 on, "Request Entity Too Large" before; clients go by the code.)
+# The server never reads, stores or waits for the 2 MB.
 #
-# A chunked body one byte over the limit, in chunks of 64 KiB, without the final empty
-# chunk: the server stops reading at the chunk that passes the limit.
+# Next, a chunked body one byte over the limit, in chunks of 64 KiB. `[:-5]` drops the final
+# `0\r\n\r\n`, so the request never completes: the `413` cannot come from its end, only from
+# `on_body`'s count.
 
 # %%
 from harness import chunked
@@ -435,17 +448,26 @@ assert ex.response.status == 413
 
 # %% [markdown]
 # **431 Request Header Fields Too Large.** `on_url` and `on_header` add up the sizes of the
-# URL and of the header fields. `on_headers_complete`, called at the blank line that ends
-# the head, checks the total against `MAX_HEADER_SIZE`:
+# URL and of the header fields in `_header_size`. `on_headers_complete`, called at the blank
+# line that ends the head, checks it against `MAX_HEADER_SIZE`:
 
 # %%
 show_code(NEW, "def on_url")
 show_code(NEW, "def on_headers_complete")
 
 # %% [markdown]
-# A header line that never ends never reaches `on_header`, so `data_received` counts the
-# bytes of an unfinished head itself. A complete head too large, and a header line that
-# never ends, are both refused at once:
+# A header line that never ends never reaches `on_header`. So the first lines of
+# `data_received` keep a second count, `_head_size`: the bytes that left the request
+# unfinished and brought no body (`body_before` is `_body_size` before `feed_data`):
+
+# %%
+show_code(NEW, "body_before = self._body_size")
+show_code(NEW, "try:")
+
+# %% [markdown]
+# So `_header_size` counts the fields of a head that has ended, `_head_size` the raw bytes
+# of one still arriving. A complete head too large, and a header line that never ends, are
+# both refused at once:
 
 # %%
 huge = request("GET", "/hello_world", headers={"X-Big": "a" * 20_000})
@@ -460,7 +482,8 @@ print("the message:", ex.json()["message"])
 # ## The server served on
 #
 # Through all this, the step's server logged no error, and only complete, valid requests
-# reached a handler (the `Handle:` lines): the normal clients among the crowd, and this one.
+# reached a handler. Its log has five `Handle:` lines: the four normal clients of the crowd
+# demo, and this one.
 
 # %%
 ex = exchange(server.host, server.port, request("GET", "/hello_world"))
@@ -482,8 +505,8 @@ assert exit_status == 0 and late_server.returncode == 0
 assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 
 # %% [markdown]
-# That is the core of this step. After "Try it" and "Where next", deep dives follow; you
-# can skip them.
+# That is the core of this step. The deep dives after "Try it" and "Where next" can be
+# skipped.
 
 # %% [markdown]
 # ## Try it
@@ -491,15 +514,19 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 # In a terminal, from the repository's root folder, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. **Challenge: a `--max-header` option.** The limit on a request's head is a constant,
-#    `MAX_HEADER_SIZE`, while the body's limit is an option. In your own server file
-#    (`tutorial start 08` makes `my_server.py` from step 07's server, or keeps the one you
-#    have; `tutorial check` tells you when it does all this step does), make the head's limit
-#    an option too: `--max-header N`, in bytes, 16384 unless told. `Server` gets it as an
-#    argument, as it gets `max_body`, and both checks of the head obey it: the one in
-#    `on_headers_complete`, over complete header fields, and the count in `data_received`, of
-#    a header line that has not ended yet. The `431`'s message names the limit in force. Start
-#    your server with `python my_server.py --max-header 100`, and in a second terminal:
+# 0. **Build the step** in your own server file: `tutorial start 08` makes `my_server.py`
+#    from step 07's server (or keeps the one you have), and `tutorial check` tells you when
+#    it does all this step does.
+# 1. **Challenge: a `--max-header` option.** The head's limit is a constant,
+#    `MAX_HEADER_SIZE`, while the body's is an option. In `my_server.py`:
+#
+#    - add `--max-header N`, in bytes, 16384 unless told; `Server` gets it as an argument,
+#      as it gets `max_body`;
+#    - both checks of the head obey it: `on_headers_complete`'s, and the count of an
+#      unfinished head in `data_received`;
+#    - the `431`'s message names the limit in force.
+#
+#    Start your server with `python my_server.py --max-header 100`, and in a second terminal:
 #
 #    ```
 #    curl -i --max-time 3 -H "X-Long: $(python -c "print('a' * 200)")" http://127.0.0.1:8080/hello_world
@@ -507,10 +534,10 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 #    ```
 #
 #    The first gets a `431` whose message says 100 bytes; the second still gets its `200`
-#    (curl's own head is well under 100 bytes). Then let the challenge's tests judge it: they
-#    start your server with `--max-header 100` and expect a `431` for a 200-byte header and
-#    for a header line that never ends, a `200` without them, and, started without the
-#    option, a head of 4 KiB served and one over 16 KiB refused.
+#    (curl's own head is well under 100 bytes). The challenge's tests start your server with
+#    `--max-header 100` and expect a `431` for a 200-byte header and for a header line that
+#    never ends, a `200` without them, and, without the option, a head of 4 KiB served and
+#    one over 16 KiB refused:
 #
 #    ```
 #    tutorial challenge 08         # the challenge, as its tests see it
@@ -520,8 +547,7 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 # 2. Put the article's clock back, in a copy of your file (`cp my_server.py late_timer.py`),
 #    as in `server_late_timer.py` above: no clock in `connection_made`, a fresh one in every
 #    `data_received`. `tutorial check --step 08 --file late_timer.py` stops at task 4, at the
-#    client that connects and sends nothing; to see every failure, run the tests the plain
-#    pytest way:
+#    client that connects and sends nothing; to see every failure, run pytest itself:
 #
 #    ```
 #    pytest steps/08_limits --server late_timer.py
@@ -537,6 +563,24 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 # request (keep-alive) and answers several requests sent at once in order (pipelining). The
 # clock then also has to close connections that sit idle between requests, and the refusals
 # of this step are exactly the cases where a connection cannot go on.
+
+# %% [markdown]
+# ## Deep dive: how many silent clients a server can hold
+#
+# Each silent client holds one of the server's file descriptors, and a process may hold
+# only so many (the servers inherit this notebook's limit):
+
+# %%
+try:
+    import resource  # Unix only
+    print(f"on this machine: {resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,} file descriptors per process")
+except ImportError:
+    print("(no resource module here: Windows counts its limits differently)")
+
+# %% [markdown]
+# Once they are used up, the server cannot accept a new connection ("Too many open files").
+# Silent clients cost an attacker almost nothing: they need no bandwidth. That is why the
+# clock must start at `connection_made`, not at the first byte.
 
 # %% [markdown]
 # ## Deep dive: counting a head that has not ended
@@ -584,8 +628,9 @@ assert recorder.calls == ["on_url /hello_world", "on_header Host"]
 # ## Deep dive: how httptools hands our exceptions back
 #
 # An exception raised inside a callback does not come out of `feed_data` as it is. httptools
-# raises its own `HttpParserCallbackError` instead, and ours is that one's `__context__`:
-# Python sets `__context__` on any exception raised while another is being handled.
+# catches it, raises its own `HttpParserCallbackError`, and sets that one's `__context__` to
+# ours, by hand. (Python sets `__context__` itself on an exception raised while another is
+# being handled; httptools uses the same attribute.) With a parser of our own:
 
 # %%
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
@@ -608,10 +653,7 @@ except HttpParserCallbackError as error:
     assert isinstance(error.__context__, Refusal)
 
 # %% [markdown]
-# That is why `data_received` looks at `error.__context__`. If it is not an `HTTPError`,
-# it is a bug in our own code: `raise` lets asyncio log it, and the connection closes.
-#
-# The order of the `except` clauses matters too. `HttpParserCallbackError` is a kind of
+# The order of `data_received`'s `except` clauses matters too. `HttpParserCallbackError` is a kind of
 # `HttpParserError`, so it must come first, or the `400` clause would catch it.
 # `HttpParserUpgrade` is not an `HttpParserError` at all: without its own clause it would
 # escape. A parser raises it after a request with `Connection: Upgrade`, as `curl --http2`
@@ -628,7 +670,7 @@ except HttpParserUpgrade as error:
     print(f"{error!r} after a request of {len(upgrade)} bytes")
 
 # %% [markdown]
-# ## Deep dive: curl and a body over the limit
+# ## Deep dive: curl, a body over the limit, and connection resets
 #
 # A polite client sends a large body only once the server agrees. curl, for a body over
 # 1 MiB, adds `Expect: 100-continue` ("tell me whether to go on") and waits a moment before
@@ -644,16 +686,18 @@ if shutil.which("curl"):
         command = ["curl", "-sS", "-v", "--max-time", "5", "-H", "Content-Type: application/json",
                    "--data-binary", "@-", f"{curl_server.url}/hello_world"]
         done = subprocess.run(command, input=b'{"a": "' + b"x" * 1_200_000 + b'"}', capture_output=True, timeout=10)
-    shown = [line for line in done.stderr.decode().splitlines() if line.startswith(("> ", "< "))]
+    shown = [line for line in done.stderr.decode().splitlines() if line.startswith(("> ", "< ", "{ ", "} "))]
     print("\n".join(line for line in shown if not line.startswith(("> Host", "> User-Agent", "> Accept"))))
     print(done.stdout.decode())
     assert "> Expect: 100-continue" in shown and f"< HTTP/1.1 413 {HTTPStatus(413).phrase}" in shown
+    assert not any(line.startswith("} ") for line in shown)  # no body data sent
 else:
     print("(curl is not installed here)")
 
 # %% [markdown]
-# (`>` lines are what curl sent, `<` lines what it received, without the `Host`,
-# `User-Agent` and `Accept` lines curl adds. No body went out.)
+# `>` lines are the head curl sent (without the `Host`, `User-Agent` and `Accept` lines it
+# adds), `<` lines the head it received. `{` marks body bytes received, `}` body bytes sent:
+# there is no `}` line, so no body went out.
 #
 # A client that does not wait, as in the chunked demo, may see something else. The server
 # refuses at the chunk that passes the limit and closes without reading further. When a
@@ -669,7 +713,8 @@ else:
 # write, even to a server that answers one per connection (step 09 is about such clients).
 # The parser reads them all, and each gets a handler; the first answer, or a refusal,
 # closes the connection. The other answers must not be written to a connection that is
-# closing: asyncio would drop them and log `socket.send() raised exception.` for each.
+# closing. asyncio would not send them anyway, but from the fifth write after the close on,
+# it logs `socket.send() raised exception.` for each.
 
 # %%
 show_diff(OLD, NEW, containing="if self.transport is None or self.transport.is_closing():")
@@ -753,9 +798,9 @@ assert rounds > 1000 and returned == {b""} and not ticks_during
 # Worse than burning the CPU: `read` at the end of the stream returns without ever handing
 # control back to the event loop, so the loop ran nothing else, not the ticker, not another
 # client, until our time limit stopped it. Without that limit the whole server would hang.
-# The article's loop escapes because it also tests `reader.at_eof()`; the cure it suggests,
-# `await asyncio.sleep(0.1)` in the loop, would only slow the spinning down. The cure is to
-# treat `b""` as the end: `if not data: break`.
+# The article's own loop happens to stop, since it also tests `reader.at_eof()`. But the
+# cure it proposes for the spinning it fears, `await asyncio.sleep(0.1)` in the loop, would
+# only slow such spinning down. The cure is to treat `b""` as the end: `if not data: break`.
 #
 # Our server uses a `Protocol`, and asyncio calls it, not the other way round: it calls
 # `data_received` only with bytes, never with `b""`, and at the end of the stream it calls
@@ -768,7 +813,7 @@ stream_server.close()
 await stream_server.wait_closed()
 
 # %% [markdown]
-# ## Deep dive: the `Server` class's change in one piece
+# ## Deep dive: the `Server` class's change, and the docstring's, in one piece
 #
 # In the diff, every change to the `Server` class falls in one long part, too long to read
 # first. The core path took it method by method; here it is whole, with the lines each old
@@ -776,3 +821,9 @@ await stream_server.wait_closed()
 
 # %%
 show_diff(OLD, NEW, containing="def timeout_expired(self):")
+
+# %% [markdown]
+# The opening printed the new docstring; here is what it replaced:
+
+# %%
+show_diff(OLD, NEW, containing="Step 08: limits and timeouts")

@@ -2,20 +2,20 @@
 # # Step 11: ASGI, so that an existing server can run our App
 #
 # Our server runs in one process, so it uses one CPU core. Production servers such as
-# **uvicorn** run an application in several processes, and far more clients have tested
-# them. To run under one, an application speaks **ASGI**. Here our `App` learns it, through
-# one new method, `async def __call__(self, scope, receive, send)` (`__call__` makes an
-# object callable: `app(scope, receive, send)` runs it). The same file then runs two ways,
-# from the repository's root:
+# **uvicorn** run an application in several processes. To run under one, an application
+# speaks **ASGI**. Here our `App` learns it, through one new method,
+# `async def __call__(self, scope, receive, send)` (`__call__` makes an object callable:
+# `app(scope, receive, send)` runs it). The same file then runs two ways, from the
+# repository's root:
 #
 # ```
 # python steps/11_asgi/server.py                                                # our own server
 # python -m uvicorn server:app --app-dir steps/11_asgi --workers 2 --port 8080  # uvicorn
 # ```
 #
-# `server:app` names the object `app` in `server.py` (in the folder `--app-dir`). uvicorn
-# *imports* that file, so its `if __name__ == "__main__":` block, which starts our own
-# server, does not run.
+# `server:app` names the object `app` in `server.py` (in the folder given by `--app-dir`).
+# uvicorn *imports* that file, so its `if __name__ == "__main__":` block, which starts our
+# own server, does not run.
 #
 # ```mermaid
 # flowchart LR
@@ -26,14 +26,15 @@
 #     style A fill:#ffd54f,stroke:#e65100,stroke-width:3px
 # ```
 #
-# The change (87 lines added, 29 removed), in this notebook's order:
+# The change in four ideas (the folded diff has 6 parts), in this notebook's order:
 #
 # 1. ASGI itself: the agreement between a server and an application.
 # 2. Two pieces both servers share: `Response.header_fields()` and `run_handler` (+27/−19).
 # 3. `App.__call__`, the App as an ASGI application (+41), and its body limit (+4/−1).
 # 4. `GET /pid`, which names the process answering, and the docstring (+15/−9).
 #
-# The whole diff, folded (each part comes back with its explanation):
+# Then a pitfall: routing on `scope["path"]`. The whole diff, folded (each part comes back
+# with its explanation):
 
 # %%
 from harness.show import show_diff
@@ -49,8 +50,8 @@ show_diff(OLD, NEW, collapsed="The whole change, from step 10")
 # request the server calls the application with three arguments:
 #
 # - **`scope`**: a dict, the request's head already parsed: `"type": "http"`, `method`,
-#   `path` (percent-decoded), `raw_path` (as the client sent it), `query_string`, and
-#   `headers`, a list of `(name, value)` byte pairs.
+#   `path` (percent-decoded), `raw_path` (as the client sent it), `query_string`,
+#   `http_version`, and `headers`, a list of `(name, value)` byte pairs.
 # - **`receive`**: an async function for the body, which may be large and still arriving.
 #   Each `await receive()` returns the next message: a piece of the body,
 #   `{"type": "http.request", "body": b"...", "more_body": True}` (`False` on the last
@@ -59,8 +60,8 @@ show_diff(OLD, NEW, collapsed="The whole change, from step 10")
 #   `http.response.start`, with the status and header fields, then `http.response.body`.
 #
 # Dicts, bytes and two functions: no sockets, no HTTP text, so any ASGI application runs on
-# any ASGI server (uvicorn, Hypercorn, Granian). Flask behind gunicorn uses the older
-# agreement, WSGI; ASGI is the same deal with an `async` application.
+# any ASGI server. Flask behind gunicorn uses the older agreement, WSGI; ASGI is the same
+# deal with an `async` application.
 #
 # ```mermaid
 # sequenceDiagram
@@ -104,8 +105,6 @@ show_diff(OLD, NEW, containing="self.response_writer(await run_handler(method_ha
 
 # %% [markdown]
 # ## `App.__call__`: the App as an ASGI application
-#
-# The heart of the step:
 
 # %%
 show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):")
@@ -115,20 +114,26 @@ show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):"
 #
 # - **Lifespan.** uvicorn also calls the app once per worker process with a scope of type
 #   `"lifespan"`: one message when the process starts (an app could open its database
-#   connections then), one when it stops. We answer both, with nothing to prepare.
-# - **Any other type** is a WebSocket, which we refuse: `websocket.close` before accepting.
-# - **`respond`** turns our `Response` into the two messages, header names in lower case.
+#   connections then), one when it stops. An app that treats this scope as a request
+#   crashes on it; uvicorn then logs `ASGI 'lifespan' protocol appears unsupported.` or,
+#   with `--lifespan on`, refuses to start. So we answer both, with nothing to prepare.
+# - **Any other type** is a WebSocket (a long-lived two-way channel a browser can open),
+#   which we refuse: `websocket.close` before accepting.
+# - **`respond`** makes our `Response` the two messages. ASGI wants header names in lower
+#   case, names and values as bytes (Latin-1, step 10: one byte per character).
 # - **`callback_handler`** plays the part of `request_callback_handler`: it sends what
 #   `run_handler` makes of the handler `dispatch` chose.
 # - **The URL.** Our routes match the path as the client sent it, still percent-encoded, so
-#   that `/hello/a%2Fb` gives one parameter, `a/b` (step 07): `raw_path`, not `path`. A
-#   server may leave `raw_path` out; then `quote` encodes `path` again. The headers already
-#   have the shape `Request` takes.
+#   that `/hello/a%2Fb` gives one parameter, `a/b` (step 07): `raw_path`, not `path`. When
+#   a server leaves `raw_path` out, `quote` encodes `path` again (losing any `%2F`; uvicorn
+#   always sends `raw_path`). The headers already have the shape `Request` takes.
 # - **The body** comes in messages, collected until `more_body` is `False`. uvicorn reads a
-#   body of any size, so the limit is ours: a `413` as soon as the total passes `max_body`.
-#   On `http.disconnect` nobody is left to answer, so no handler runs.
+#   body of any size, so the limit is ours: a `413` at once when `Content-Length` already
+#   says too much (as step 08 does), else as soon as the total passes `max_body`. On
+#   `http.disconnect` nobody is left to answer, so no handler runs.
 #
-# The limit, 1 MiB (our own server still enforces `--max-body` while parsing, as in step 08):
+# The limit, 1 MiB (our own server still enforces `--max-body` while parsing, as in step
+# 08), under the App's docstring, which now names both ways to run an app:
 
 # %%
 show_diff(OLD, NEW, containing="max_body = 1024 * 1024  # bytes: the largest body __call__ reads")
@@ -136,18 +141,19 @@ show_diff(OLD, NEW, containing="max_body = 1024 * 1024  # bytes: the largest bod
 # %% [markdown]
 # ## ASGI without any server
 #
-# An ASGI application is just an async function, so we can call it ourselves, as uvicorn
-# would. These lines import the file `server.py` as a module named `step11`, as
-# `import step11` would if the file had that name: its top level runs and creates `app`; its
-# `if __name__ == "__main__":` block does not, so no server starts.
+# An ASGI application is just something we can call with three arguments and await, so we
+# can call it ourselves, as uvicorn would, once we have imported `server.py` as uvicorn
+# does (no server starts):
 
 # %%
 import importlib.util
 
-spec = importlib.util.spec_from_file_location("step11", "../steps/11_asgi/server.py")
-step11 = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(step11)
-print("step11.app is an", type(step11.app).__name__, "object; its max_body:", step11.app.max_body)
+STEP = "../steps/11_asgi"
+# The step folder is not a package, so we import the file by its path, as the module `step11_server`.
+spec = importlib.util.spec_from_file_location("step11_server", f"{STEP}/server.py")
+step = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(step)
+print("step.app is an", type(step.app).__name__, "object; its max_body:", step.app.max_body)
 
 # %% [markdown]
 # A `receive` that hands out messages from a list, and a `send` that keeps what the app
@@ -167,7 +173,7 @@ async def call_app(scope, messages):
         print("  app -> send():   ", message)
         sent.append(message)
 
-    await step11.app(scope, receive, send)
+    await step.app(scope, receive, send)
     return sent
 
 # %% [markdown]
@@ -178,6 +184,8 @@ from urllib.parse import unquote_to_bytes
 
 
 def http_scope(method, raw_path, query_string=b"", headers=()):
+    # Every key uvicorn fills in; our App reads only type, method, raw_path, query_string,
+    # headers and http_version. path is raw_path percent-decoded, as uvicorn decodes it.
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
         "method": method, "path": unquote_to_bytes(raw_path).decode("utf-8"), "raw_path": raw_path,
@@ -190,6 +198,7 @@ scope = http_scope("GET", b"/hello/a%2Fb")
 print("path:", scope["path"], "   raw_path:", scope["raw_path"])
 
 # %%
+# A notebook cell may await outside a function (step 02).
 sent = await call_app(scope, [{"type": "http.request", "body": b"", "more_body": False}])
 assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"hello": "a/b"}'
 
@@ -216,14 +225,12 @@ assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shut
 # %% [markdown]
 # ## Run it both ways
 #
-# Our own server, and uvicorn with two worker processes. `ServerProcess.uvicorn` runs
-# `python -m uvicorn server:app --workers 2` in the step's folder, on a free port, and waits
-# until each worker says `Application startup complete.`:
+# `ServerProcess.uvicorn` runs `python -m uvicorn server:app --workers 2` in the step's
+# folder, on a free port, and waits until each worker says `Application startup complete.`:
 
 # %%
 from harness import ServerProcess
 
-STEP = "../steps/11_asgi"
 own = ServerProcess(f"{STEP}/server.py").start()
 uvi = ServerProcess.uvicorn(f"{STEP}/server.py", workers=2).start()
 print(own.log())
@@ -231,10 +238,11 @@ print(uvi.log())
 
 # %% [markdown]
 # uvicorn's log shows a **parent process**, the supervisor, then two **server processes**,
-# the workers, each with the lifespan conversation we had by hand. The supervisor opens the
-# listening socket once and hands it to both workers. Each worker imports `server.py`
-# itself: its own event loop, its own copy of the App. So what a handler keeps in memory, a
-# counter or a dict of users, exists once per worker; shared data belongs in a database.
+# the workers (processes, not step 09's `_worker` task), each with the lifespan
+# conversation we had by hand. The supervisor opens the listening socket once and hands it
+# to both workers. Each worker imports `server.py` itself: its own event loop, its own copy
+# of the App. So what a handler keeps in memory, a counter or a dict of users, exists once
+# per worker; shared data belongs in a database.
 #
 # ```mermaid
 # flowchart LR
@@ -247,7 +255,8 @@ print(uvi.log())
 #
 # ## The same answers from both
 #
-# The same requests to both servers, each on its own connection:
+# Each row of the table is one request, sent to each server on a fresh connection; the
+# cell checks that the two columns match:
 
 # %%
 from harness import exchange, request
@@ -280,14 +289,14 @@ for method, path, body in asks:
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Column for column the same, down to the `500` for a crashing handler and the `400` for a
-# body that is not JSON: our routes, handlers and errors did not change, only the server
-# around them.
+# The same answers, down to the `500` for a crashing handler and the `400` for a body that
+# is not JSON: only the server around our code changed.
 #
 # ## Two processes answer
 #
-# `GET /pid` answers the id of the process that runs its handler, `os.getpid()`. `os` is
-# imported for it, under a docstring that gives both ways to run the file:
+# `GET /pid` answers the id of the process that runs its handler, `os.getpid()`. The top of
+# the file imports `os` for it, and `quote` for `__call__`, under a docstring that gives
+# both ways to run the file from its folder, `steps/11_asgi/`:
 
 # %%
 show_diff(OLD, NEW, containing='@app.get("/pid")')
@@ -302,8 +311,11 @@ print("our own server:", ex.json(), "  the process we started:", own.pid)
 assert ex.json() == {"pid": own.pid}
 
 # %% [markdown]
-# Under uvicorn, whichever worker is free takes the next connection. Four connections at a
-# time (from a pool of four threads) until both workers have answered:
+# Under uvicorn, both workers wait on the same socket, and the operating system decides
+# which one takes each connection. A burst often goes to a single worker (a deep dive below
+# says why), so we open four connections at a time, from four threads (step 08's
+# `ThreadPoolExecutor`; `pool.map` spreads four calls of `pid_of` over them), until both
+# workers have answered:
 
 # %%
 import re
@@ -325,13 +337,12 @@ print("answers so far:", dict(answers))
 assert set(answers) == workers and uvi.pid not in answers
 
 # %% [markdown]
-# Two workers, neither of them the supervisor. The operating system decides which worker
-# takes a connection: expect no balance.
+# Two workers, neither of them the supervisor.
 #
 # ## Pitfall: routing on `scope["path"]`
 #
 # `scope["path"]` looks like the obvious URL, and works for most requests. The step's file
-# with that mistake put back, from the catalogue of bugs in `harness/bugs.py`:
+# with that mistake made, from the catalogue of bugs in `harness/bugs.py`:
 
 # %%
 from harness.bugs import bug
@@ -350,6 +361,7 @@ for path in ("/hello/ada", "/hello/a%2Fb", "/hello/J%C3%BCrgen"):
     print(f"GET {path} -> {ex.response.status_line}  {ex.response.header('content-type')}  {ex.response.body}")
 decoded_uvi.wait_for('"GET /hello/J%C3%BCrgen HTTP/1.1" 500', since=mark)
 log = decoded_uvi.log(since=mark)
+# uvicorn's log, without the traceback's frames (its indented lines):
 print("\n".join(line for line in log.splitlines() if not line.startswith(" ")))
 assert "Exception in ASGI application" in log
 print("decoded-path variant stopped: exit status", decoded_uvi.stop())
@@ -359,30 +371,30 @@ assert decoded_uvi.returncode == 0
 # - `/hello/ada` works, which is why the mistake survives a quick test.
 # - `/hello/a%2Fb` gets `404`: the decoded path `/hello/a/b` has two segments, and `{name}`
 #   matches one.
-# - `/hello/J%C3%BCrgen` gets uvicorn's own plain-text `500`: a decoded `ü` is not allowed
-#   in a URL, so building the `Request` fails before any handler runs, and the error
-#   escapes the App (`Exception in ASGI application`).
+# - `/hello/J%C3%BCrgen` gets uvicorn's own plain-text `500`: `Request.__init__` parses the
+#   URL with httptools' `parse_url` (step 03), which refuses a raw `ü`. That happens before
+#   any handler runs, so the error escapes the App (`Exception in ASGI application`).
 #
 # The step uses `raw_path` and decodes each parameter after matching, as our own server
 # does.
 #
-# That is the core of the step. The deep dives after "Where next" can be skipped; they use
-# the two servers still running, and the last one stops them (so does restarting the
-# kernel).
+# That is the core of the step.
 
 # %% [markdown]
 # ## Try it
 #
-# In a terminal, from the repository's root folder, with the environment activated
+# In a terminal, at the repository's root, with the environment activated
 # (`source .venv/bin/activate`):
 #
-# 1. A challenge: add `GET /square/{n}`, answering `{"square": n * n}` when `n` is a whole
+# 1. Your file is `my_server.py`, at the root. uvicorn imports it as the module
+#    `my_server`, so the name must be a valid Python name.
+#    - Built the steps with `tutorial`? You have it.
+#    - If not: `cp steps/11_asgi/server.py my_server.py`, then `tutorial start 11` (it keeps
+#      the file).
+# 2. A challenge: add `GET /square/{n}`, answering `{"square": n * n}` when `n` is a whole
 #    number (`12` gives `144`, `-3` gives `9`) and a `400` with a JSON message, raised as
-#    `HTTPError`, when it is not (`abc`, `1.5`); the same answers from both servers. Write it
-#    in your own file, at the root: if you have built the steps with `tutorial`, that is your
-#    `my_server.py`; if not, `cp steps/11_asgi/server.py my_server.py`, then
-#    `tutorial start 11` (it keeps the file). uvicorn imports it as the module `my_server`,
-#    so the name must be a valid Python name. Run it both ways, each in its own terminal:
+#    `HTTPError`, when it is not (`abc`, `1.5`); the same answers from both servers. Run it
+#    both ways, each in its own terminal:
 #
 #    ```
 #    python my_server.py --port 8080
@@ -391,32 +403,34 @@ assert decoded_uvi.returncode == 0
 #
 #    and ask both: `curl -i http://127.0.0.1:8080/square/12` and
 #    `curl -i http://127.0.0.1:8081/square/12`. Same body, different heads. Ctrl-C stops each
-#    (for uvicorn: the supervisor and both workers). Then let the challenge's tests judge it:
-#    they ask both servers (they start uvicorn on your file's `app` themselves) for `12`,
-#    `-3` and a large number, then for `abc`, `1.5` and a random word, each of which must get
-#    a `400` with a `"message"`, and no error may escape the app under uvicorn.
+#    (for uvicorn: the supervisor and both workers). The challenge's tests ask both servers
+#    (they start uvicorn on your `app` themselves) for `12`, `-3` and a large number, then
+#    for `abc`, `1.5` and a random word, which must each get a `400` with a `"message"`; no
+#    error may escape the app under uvicorn.
 #
 #    ```
-#    tutorial challenge 11          # this challenge and the one in 3, again
+#    tutorial challenge 11          # this challenge, and the second one (item 4 below)
 #    tutorial check --challenge     # their tests against your my_server.py, this one first
 #    ```
 #
 #    Stuck? `tutorial hint --challenge`: each time you run it, the next of three hints.
-# 2. Run the step's tests against your file; they start it both ways (uvicorn loads your
-#    file's `app`):
+# 3. The step's tests run your file both ways:
 #
 #    ```
 #    pytest steps/11_asgi --server my_server.py
 #    ```
 #
-#    With a new route only, they all pass. Then put back the pitfall above (`url = scope["path"]`).
-#    Every test against your own server still passes; under uvicorn,
-#    `test_path_parameters_are_decoded_after_matching[uvicorn]` fails with `expected 200, got 404`
-#    and a message that names `raw_path`, and two more fail where a non-ASCII name gets uvicorn's
-#    plain-text `500` (the first of them is also reported as an error: uvicorn logged
-#    `Exception in ASGI application`). Or delete the two `http.disconnect` lines of `__call__`:
-#    one test notices, the one whose client hangs up in the middle of its body.
-# 3. A second challenge: see each worker's own copy of the App. In `my_server.py`, put
+#    With a new route only, they all pass. Then make the pitfall's mistake
+#    (`url = scope["path"]`). Every test against your own server still passes; under
+#    uvicorn:
+#    - `test_path_parameters_are_decoded_after_matching[uvicorn]` fails with
+#      `expected 200, got 404` and a message that names `raw_path`;
+#    - two more fail where a non-ASCII name gets uvicorn's plain-text `500`; the first is
+#      also reported as an error, since uvicorn logged `Exception in ASGI application`.
+#
+#    Or delete the two `http.disconnect` lines of `__call__`: only the test whose client
+#    hangs up in the middle of its body notices.
+# 4. A second challenge: see each worker's own copy of the App. In `my_server.py`, put
 #    `hits = 0` just above `app = App()` (at the bottom), and add a route `GET /count` whose
 #    handler does `global hits`, `hits += 1` and answers `{"hits": hits, "pid": os.getpid()}`.
 #    Start both servers again and ask each a few times:
@@ -425,13 +439,12 @@ assert decoded_uvi.returncode == 0
 #    for i in 1 2 3 4 5 6 7 8; do curl -s http://127.0.0.1:8081/count; echo; done
 #    ```
 #
-#    Under uvicorn there are two counters, one per pid, each counting only what its own
-#    worker answered: `{"hits": 5, ...}` from one pid can come just before `{"hits": 1, ...}`
-#    from the other (which worker takes a connection is up to the operating system, so
-#    eight requests one after another may also all go to the same one). On port 8080, our own
-#    server: one counter. The challenge's tests check both: four requests to your own server,
-#    just started, answer `hits` 1 to 4 with its pid; under uvicorn they ask four at a time
-#    until both workers have answered, and each pid's `hits` must run 1, 2, 3... with no gap.
+#    Under uvicorn, two counters, one per pid, each counting what its own worker answered:
+#    `{"hits": 5, ...}` from one pid can come just before `{"hits": 1, ...}` from the other
+#    (or all eight go to one worker: the operating system decides). On port 8080, our own
+#    server: one counter. The tests check both: four requests to your own server, just
+#    started, answer `hits` 1 to 4 with its pid; under uvicorn, four at a time until both
+#    workers have answered, and each pid's `hits` must run 1, 2, 3... with no gap.
 #
 #    ```
 #    tutorial challenge 11          # both challenges, this one second
@@ -439,18 +452,19 @@ assert decoded_uvi.returncode == 0
 #    ```
 #
 #    Stuck? `tutorial hint --challenge`, for the first challenge that fails.
-#
 
 # %% [markdown]
 # ## Where next
 #
-# This is the last step. From a UDP socket in step 01 we have come to a framework with
-# routes, path parameters, JSON, limits, keep-alive, a graceful stop, and an ASGI face.
+# This is the tutorial's last step: from a UDP socket (step 01) to a framework with an ASGI
+# face. The deep dives below are optional; the last one stops the two servers (so does
+# restarting the kernel).
 #
 # The finished framework, [`protoweb`](../solution/README.md) in `solution/`, puts the
-# steps' ideas in small modules and adds what a real service needs: `HEAD` requests,
-# back-pressure on slow readers, an access log, a command line, its own tests. Its README maps each module to its step. It is installed in `.venv`, and its
-# example runs both ways too:
+# steps' ideas in small modules (its README maps each to its step) and adds what a real
+# service needs: `HEAD` requests, reading paused while a client leaves its answers unread,
+# an access log, a command line, its own tests. Installed in `.venv`, its example runs both
+# ways:
 #
 # ```
 # python solution/examples/hello_world.py --port 8080                                  # its server
@@ -458,11 +472,10 @@ assert decoded_uvi.returncode == 0
 # ```
 #
 # Read `solution/protoweb/asgi.py` first: this step's `__call__`, plus a `413` as soon as
-# `Content-Length` announces too much, and the `root_path` (an app served under a prefix).
+# `Content-Length` announces too much, and apps served under a prefix such as `/api`.
 #
-# How fast is it? [`benchmarks/`](../benchmarks/README.md) measures protoweb's server next
-# to uvicorn, Starlette, aiohttp and some steps' servers, and shows how to profile one. It
-# needs `wrk`, a load generator.
+# How fast is it? [`benchmarks/`](../benchmarks/README.md) compares protoweb with uvicorn,
+# Starlette and aiohttp (using `wrk`, a load generator), and shows how to profile.
 
 # %% [markdown]
 # ## Deep dive: who does what under uvicorn
@@ -498,8 +511,8 @@ assert ex.response.header("server") == "uvicorn"
 
 # %% [markdown]
 # uvicorn writes the head: the status line, a `date` and a `server: uvicorn` header of its
-# own, then our fields in lower case (header names are case-insensitive, so clients do not
-# mind; HTTP/2 even requires lower case). The body is the same bytes. Without
+# own, then our fields, which `respond` lowered (header names are case-insensitive, so
+# clients do not mind; HTTP/2 even requires lower case). The body is the same bytes. Without
 # `Connection: close`, uvicorn keeps the connection open for the next request, as our
 # server has done since step 09.
 
@@ -533,10 +546,14 @@ assert "Exception in ASGI application" not in uvi.log(since=mark)
 
 # %%
 scope = http_scope("POST", b"/hello_world", headers=[(b"content-type", b"application/json")])
-step11.app.max_body = 10
-sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
-                              {"type": "http.request", "body": b'"value1"}', "more_body": False}])
-del step11.app.max_body  # back to the class's 1 MiB
+# An attribute set on the object hides the class's max_body; deleting it brings 1 MiB back,
+# even if the call fails.
+step.app.max_body = 10
+try:
+    sent = await call_app(scope, [{"type": "http.request", "body": b'{"key1": ', "more_body": True},
+                                  {"type": "http.request", "body": b'"value1"}', "more_body": False}])
+finally:
+    del step.app.max_body
 assert sent[0]["status"] == 413
 
 # %% [markdown]
@@ -555,6 +572,7 @@ assert sent == []
 
 # %%
 too_big = request("POST", "/hello_world", b"x" * (1024 * 1024 + 1), {"Content-Type": "application/json"})
+# No Connection: close, so uvicorn keeps the connection open: read one answer (up to 10 s).
 ex = exchange(uvi.host, uvi.port, too_big, until_closed=False, timeout=10)
 print(ex.response.status_line, ex.json(), "server:", ex.response.header("server"))
 assert ex.response.status == 413
@@ -562,8 +580,8 @@ assert ex.response.status == 413
 # %% [markdown]
 # ## Deep dive: how the workers share connections
 #
-# Why four connections at a time in "Two processes answer"? Twenty opened all at once are
-# usually all taken by one worker: when a worker's event loop wakes up, asyncio accepts every
+# Why four connections at a time in "Two processes answer"? Twenty opened all at once can
+# all be taken by one worker: when a worker's event loop wakes up, asyncio accepts every
 # connection waiting in the socket's queue in one go. The step's client does the same as
 # that cell, twenty connections in batches of four, after one `GET /hello/J%C3%BCrgen`.
 # Against our own server, then against uvicorn:
@@ -592,9 +610,3 @@ own_status = own.stop()
 print(own.log().splitlines()[-1], f"(exit status {own_status})")
 assert uvicorn_status == 0 and own_status == 0
 assert uvi.log().count("Application shutdown complete.") == 2
-
-# %% [markdown]
-# An app that takes every scope for a request fails on the lifespan one. uvicorn then logs
-# `ASGI 'lifespan' protocol appears unsupported.` and goes on without it or, with
-# `--lifespan on`, refuses to start. That is why `__call__` answers the lifespan messages
-# even with nothing to prepare.

@@ -3,26 +3,29 @@
 - ``server``: one server per test module, default configuration;
 - ``start_server(*options, app=..., env=...)``: a server to yourself, e.g. with short timeouts
   (``start_module_server``: the same, shared by a test module);
-- ``send(srv, *pieces, ...)``: harness.exchange against that server;
+- ``send(srv, *pieces, ...)``: harness.checks.send against that server;
 - ``converse(srv, *requests)``: several requests on one connection, every answer back;
 - ``fd_count(pid)``.
 
-Every server's log is checked when it stops: no DeprecationWarning and none of the
-messages asyncio prints when a protocol or a task misbehaves.
+Servers are started and stopped by harness.fixtures, as the step tests' are. Every
+server's log is checked when it stops: no DeprecationWarning and none of the messages
+asyncio prints when a protocol or a task misbehaves. A failure of ``send`` or
+``converse`` shows what was sent and received, and what the server logged meanwhile.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import Response, ServerProcess, exchange, parse_response
+from harness import Connection, Exchange, FramingFailure, Response, ServerProcess
+from harness.checks import connect, send
+from harness.fixtures import one_server, servers
 
 APPS = Path(__file__).parent / "apps"
 CLI = APPS / "protoweb_cli.py"
@@ -47,117 +50,99 @@ def protoweb_server(*options: str, app: str = "feature_app:app", env: dict[str, 
 
 @pytest.fixture(scope="module")
 def server():
-    srv = protoweb_server().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-    check_log(srv)
-
-
-def _server_factory():
-    started: list[ServerProcess] = []
-
-    def start(*options: str, app: str = "feature_app:app", env: dict[str, str] | None = None,
-              host: str = "127.0.0.1") -> ServerProcess:
-        srv = protoweb_server(*options, app=app, env=env, host=host)
-        started.append(srv)
-        return srv.start()
-
-    return start, started
-
-
-def _stop_all(started: list[ServerProcess]) -> None:
-    for srv in started:
-        srv.stop()
-    for srv in started:
-        check_log(srv)
+    yield from one_server(protoweb_server, check_log)
 
 
 @pytest.fixture
 def start_server():
     """``start_server(*options, app=..., env=...)``: a server of your own, stopped after the test."""
-    start, started = _server_factory()
-    yield start
-    _stop_all(started)
+    yield from servers(protoweb_server, check_log)
 
 
 @pytest.fixture(scope="module")
 def start_module_server():
     """The same, shared by the tests of a module: stopped after the module's last test."""
-    start, started = _server_factory()
-    yield start
-    _stop_all(started)
+    yield from servers(protoweb_server, check_log)
 
 
-@pytest.fixture
-def send():
-    """``send(srv, *pieces, **options)``: raw bytes to ``srv``, its answer back (harness.exchange)."""
-    def send(srv: ServerProcess, *pieces: bytes, **options):
-        return exchange(srv.host, srv.port, *pieces, **options)
+@pytest.fixture(name="send")
+def send_fixture():
+    """``send(srv, *pieces, **options)``: raw bytes to ``srv``, its answer back (harness.checks.send)."""
     return send
 
 
 @dataclass
 class Conversation:
-    """The answers to requests sent on one connection, and whether the server then closed it."""
+    """Requests sent on one connection and the answers read back (``responses``), with
+    the whole exchange: what was sent and received, what the server logged meanwhile."""
 
+    exchange: Exchange
     responses: list[Response]
-    closed: bool
-    received: bytes
+    stopped: str = ""  # why reading stopped before every request had its answer ('' if it did not)
 
-    def __str__(self) -> str:
-        return f"{len(self.responses)} answer(s), connection {'closed' if self.closed else 'open'}: {self.received!r:.2000}"
+    @property
+    def closed(self) -> bool:
+        """The server closed the connection (or reset it)."""
+        return self.exchange.closed or self.exchange.reset
+
+    @property
+    def received(self) -> bytes:
+        return self.exchange.received
+
+    def summary(self) -> str:
+        said = f"{len(self.responses)} answer(s), connection {'closed' if self.closed else 'open'}"
+        return said + (f"; then {self.stopped}" if self.stopped else "")
+
+    def explain(self, problem: str = "") -> str:
+        """For a failing check (``assert ..., result.explain()``): the answers, why reading
+        stopped, what was sent and received, what the server logged meanwhile."""
+        return self.exchange.explain("\n".join(filter(None, [problem, self.summary()])))
+
+    def __repr__(self) -> str:
+        return f"<Conversation: {self.summary()}>"
+
+    def read(self, conn: Connection, heads: list[bool], until: float) -> None:
+        """Read answers until one does not come whole by ``until`` (monotonic time): an
+        answer to each request in ``heads`` (True: a HEAD request, whose answer has no
+        body), and any further answer already received."""
+        while True:
+            number = len(self.responses)
+            expected = number < len(heads)
+            try:
+                self.responses.append(conn.read_response(max(until - time.monotonic(), 0) if expected else 0,
+                                                         head_only=expected and heads[number]))
+            except FramingFailure:
+                raise  # bytes that no more bytes can make HTTP/1.1: a failure, whatever the test counts
+            except AssertionError as error:  # no answer (the server closed, or was silent), or half of one
+                if expected:
+                    self.stopped = str(error).split("\n", 1)[0]
+                return
+            self.stopped = ""
 
 
-def parse_all(data: bytes) -> list[Response]:
-    """Every complete response at the start of ``data``."""
-    responses = []
-    try:
-        while data:
-            response, data = parse_response(data)
-            responses.append(response)
-    except ValueError:
-        pass
-    return responses
+def converse(srv: ServerProcess, *requests: bytes, timeout: float = 5.0, then: float = 0.0) -> Conversation:
+    """Send ``requests`` on one connection, in one write (pipelined); read an answer to each,
+    strictly (harness.wire.Connection), until one does not come: the server closes, says
+    nothing more, or ``timeout`` passes; then up to ``then`` seconds more, to see a close.
 
-
-def converse(address, *requests: bytes, timeout: float = 5.0, then: float = 0.0) -> Conversation:
-    """Send ``requests`` on one connection (pipelined); read until each has its answer,
-    or the server closes, or ``timeout``; then up to ``then`` seconds more, to see a close."""
-    data, closed = b"", False
-
-    def receive(until: float) -> bool:  # False once the time is up
-        nonlocal data, closed
-        left = until - time.monotonic()
-        if left <= 0:
-            return False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            chunk = b""
-        closed = not chunk
-        data += chunk
-        return True
-
-    with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(b"".join(requests))
-        deadline = time.monotonic() + timeout
-        while not closed and len(parse_all(data)) < len(requests) and receive(deadline):
-            pass
-        deadline = time.monotonic() + then
-        while not closed and receive(deadline):
-            pass
-    return Conversation(parse_all(data), closed, data)
+    Reading stops quietly where an answer does not come whole, so that a test can count
+    the answers and see the close (``stopped`` says why it stopped); bytes that cannot
+    be HTTP/1.1 fail at once (harness.FramingFailure)."""
+    heads = [raw.startswith(b"HEAD ") for raw in requests]
+    with connect(srv, timeout) as conn:
+        conn.send(b"".join(requests))
+        conversation = Conversation(conn.exchange, [])
+        conversation.read(conn, heads, time.monotonic() + timeout)
+        if then and not conversation.closed:
+            conn.wait_closed(then)
+            conversation.read(conn, heads, 0)  # what came meanwhile
+    return conversation
 
 
 @pytest.fixture(name="converse")
 def converse_fixture():
     """``converse(srv, *requests, timeout=5, then=0)``: see :func:`converse`."""
-    return lambda srv, *requests, **options: converse(srv.address, *requests, **options)
+    return converse
 
 
 @pytest.fixture

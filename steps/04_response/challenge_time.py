@@ -27,4 +27,6 @@ def test_get_time_answers_the_current_time(server):
 
 
 def test_the_other_routes_still_answer(server):
-    json_response(send(server, request("GET", "/hello_world", headers=CLOSE)), 200, {"hello": "back"})
+    # Any JSON: {"hello": "back"} at step 04, {"hello": "world"} from step 05 on (a file that
+    # has moved on may come back to this challenge).
+    json_response(send(server, request("GET", "/hello_world", headers=CLOSE)), 200)

@@ -1,8 +1,8 @@
 """Step 08: limits and timeouts; a server defends itself against bad or slow clients.
 
 Every request the parser rejects gets 400 with a JSON message; a body larger than
---max-body gets 413, from its Content-Length before the body is read; header fields
-over 16 KiB get 431. The clock starts when the client connects: a client that sends
+--max-body gets 413, from its Content-Length before the body is read; a URL and
+header fields over 16 KiB get 431. The clock starts when the client connects: a client that sends
 nothing is disconnected after --timeout seconds, one whose request is not complete
 by then gets 408. Whatever a client does, the server answers it or closes it, and
 serves the others meanwhile.
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import traceback
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
@@ -326,12 +327,20 @@ async def main(host, port, timeout, max_body):
     server = await loop.create_server(lambda: Server(router, timeout, max_body), host, port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)
+    stop = asyncio.Event()
     try:
-        # Serve until Ctrl-C cancels this wait. (Not `async with server:` and
-        # `server.serve_forever()`: from Python 3.12 on, once stopped, they wait for every
-        # open connection to close, and a client that keeps one open, as browsers do,
-        # would keep the server from stopping.)
-        await asyncio.Event().wait()
+        # Ctrl-C (SIGINT) sets `stop`. The event loop runs this between two callbacks, so
+        # the interrupt never lands in the middle of a handler (as a KeyboardInterrupt
+        # raised wherever the code happens to be could, on Python 3.10).
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt, caught below
+        pass
+    try:
+        # Serve until Ctrl-C. (Not `async with server:` and `server.serve_forever()`:
+        # from Python 3.12 on, once stopped, they wait for every open connection to close,
+        # and a client that keeps one open, as browsers do, would keep the server from
+        # stopping.)
+        await stop.wait()
     finally:
         server.close()  # stop listening; open connections end with the process
 
@@ -340,5 +349,6 @@ if __name__ == "__main__":
     args = parse_args()
     try:
         asyncio.run(main(args.host, args.port, args.timeout, args.max_body))
-    except KeyboardInterrupt:  # Ctrl-C
-        print("Server stopped", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C on Windows (elsewhere, main returns)
+        pass
+    print("Server stopped", flush=True)

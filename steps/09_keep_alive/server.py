@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import traceback
 from collections import deque
 from http import HTTPStatus
@@ -420,12 +421,20 @@ async def main(host, port, timeout, max_body):
     server = await loop.create_server(lambda: Server(router, timeout, max_body), host, port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)
+    stop = asyncio.Event()
     try:
-        # Serve until Ctrl-C cancels this wait. (Not `async with server:` and
-        # `server.serve_forever()`: from Python 3.12 on, once stopped, they wait for every
-        # open connection to close, and a client that keeps one open, as browsers do,
-        # would keep the server from stopping.)
-        await asyncio.Event().wait()
+        # Ctrl-C (SIGINT) sets `stop`. The event loop runs this between two callbacks, so
+        # the interrupt never lands in the middle of a handler (as a KeyboardInterrupt
+        # raised wherever the code happens to be could, on Python 3.10).
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt, caught below
+        pass
+    try:
+        # Serve until Ctrl-C. (Not `async with server:` and `server.serve_forever()`:
+        # from Python 3.12 on, once stopped, they wait for every open connection to close,
+        # and a client that keeps one open, as browsers do, would keep the server from
+        # stopping.)
+        await stop.wait()
     finally:
         server.close()  # stop listening; open connections end with the process
 
@@ -434,5 +443,6 @@ if __name__ == "__main__":
     args = parse_args()
     try:
         asyncio.run(main(args.host, args.port, args.timeout, args.max_body))
-    except KeyboardInterrupt:  # Ctrl-C
-        print("Server stopped", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C on Windows (elsewhere, main returns)
+        pass
+    print("Server stopped", flush=True)

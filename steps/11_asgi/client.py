@@ -50,8 +50,8 @@ async def ask(host, port, target):
 
 async def talk(host, port):
     print(await ask(host, port, "/hello/J%C3%BCrgen"), "\n")
-    # A few at a time, each on its own connection: with several worker processes
-    # listening on the same socket, whichever is free first accepts a connection. (All
+    # A few at a time, each on its own connection: several worker processes listen on the
+    # same socket, and the operating system decides which one accepts a connection. (All
     # at once, the first to wake up would accept them all in one go.)
     answers = []
     for _ in range(CONNECTIONS // 4):

@@ -219,6 +219,15 @@ def test_a_body_over_the_limit_gets_a_413_under_uvicorn(uvicorn_server):
         assert ex.response.header("server") == "uvicorn", ex.explain("expected uvicorn's answer")
 
 
+def test_a_content_length_over_the_limit_gets_a_413_at_once_under_uvicorn(uvicorn_server):
+    """The head announces too much: the app answers before a byte of the body is sent."""
+    ex = send(uvicorn_server, request("POST", "/hello_world", headers={**JSON, "Content-Length": "2000000"}),
+              until_closed=False, timeout=5)
+    expect_status(ex, 413, "the Content-Length header already says the body is too large: answer 413 from "
+                  "the head, before receive() is awaited (the client has sent no body, and would wait)")
+    assert ex.seconds < 2, ex.explain(f"the 413 took {ex.seconds:.1f} s: it should not wait for the body")
+
+
 def test_pid_is_the_own_servers_process(server):
     json_response(ask(server, "GET", "/pid"), 200, {"pid": server.pid})
 

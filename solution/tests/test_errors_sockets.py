@@ -49,9 +49,9 @@ def assert_error_then_served(srv, converse, raw, status_line):
     """``raw`` gets a JSON error, and the connection stays usable: the next request is answered."""
     value = secrets.token_hex(3)
     result = converse(srv, raw, request("GET", f"/users/{value}"))
-    assert len(result.responses) == 2, result
+    assert len(result.responses) == 2, result.explain()
     error, after = result.responses
-    assert error.status_line == status_line, result
+    assert error.status_line == status_line, result.explain()
     assert error.header("Content-Type") == "application/json" and error.header("Connection") is None
     assert b"Traceback" not in result.received
     assert json.loads(after.body)["user_id"] == value
@@ -227,7 +227,7 @@ def test_a_cancelled_handler_is_500_logged_and_the_connection_closed(server, con
     # CancelledError is not an Exception: it goes past dispatch, to the connection.
     mark = server.mark()
     result = converse(server, request("GET", path), request("GET", "/users/after"), then=1)
-    assert len(result.responses) == 1 and result.closed, result
+    assert len(result.responses) == 1 and result.closed, result.explain()
     assert result.responses[0].status == 500 and result.responses[0].header("Connection") == "close"
     server.wait_for(f"The handler for GET {path} was cancelled", since=mark)
     assert_still_serving(server)

@@ -1,18 +1,20 @@
 """In-process: one HTTPConnection driven by a fake transport and a clock the test moves.
 
-The process tests (test_protoweb_connection.py, test_protoweb_timeouts.py) check a real
-server from outside, over sockets, with real seconds of waiting and slack for a loaded
-machine. Here the protocol object is driven directly, as uvicorn's tests drive theirs
-with a mock transport: bytes go in through ``data_received``, what it writes is
-recorded, and time is a number the test advances before calling ``ServerState.expire()``
-(what the server's sweep calls). So a deadline is checked on both sides of its exact
-instant without waiting, and what the outside cannot see is checked too: the
-connection's ``State``, pause_reading/resume_reading, write_eof, close versus abort.
+The socket tests (test_connection_sockets.py, test_deadlines_sockets.py) check a real
+server from outside, with real seconds of waiting and slack for a loaded machine, and
+only one smoke test per deadline: the detail is here. The protocol object is driven
+directly, as uvicorn's tests drive theirs with a mock transport: bytes go in through
+``data_received``, what it writes is recorded, and time is a number the test advances
+before calling ``ServerState.expire()`` (what the server's sweep calls). So a deadline
+is checked on both sides of its exact instant without waiting, and what the outside
+cannot see is checked too: the connection's ``State``, pause_reading/resume_reading,
+write_eof, close versus abort.
 
 Covered: keep-alive and closing (and a closed connection freed without the garbage
 collector), pipelining order, the deadline of each state, back-pressure (pause_writing
-and the send deadline), discarding after an error, an Upgrade request with a body, the
-access log's lines.
+and the send deadline, and what the kernel still holds counted on a real socket),
+shutting down, discarding after an error, an Upgrade request with a body, the access
+log's lines.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import gc
 import io
 import logging
 import re
+import socket
+import sys
 import time
 import weakref
 
@@ -30,6 +34,7 @@ import protoweb.log
 import pytest
 from protoweb import App, Config, Response
 from protoweb.connection import LINGER_SECONDS, HTTPConnection, ServerState, State
+from protoweb.flow import FlowControl
 from protoweb.log import AccessLog
 from protoweb.server import HTTPServer
 
@@ -145,11 +150,13 @@ class FakeTransport(asyncio.Transport):
 class Peer:
     """A client on one HTTPConnection, with the server's state, clock and app around it."""
 
-    def __init__(self, access_log: AccessLog | None = None, can_write_eof: bool = True) -> None:
+    def __init__(self, access_log: AccessLog | None = None, can_write_eof: bool = True,
+                 shutting_down: bool = False) -> None:
         self.gate = asyncio.Event()  # what /wait waits for
         self.clock = Clock()
         new_task = HTTPServer.task_maker(asyncio.get_running_loop())  # as in production (eager on 3.12+)
         self.server_state = ServerState(self.clock, new_task, access_log)
+        self.server_state.shutting_down = shutting_down  # accepted while the server shuts down
         self.connection = HTTPConnection(make_app(self.gate).dispatch, CONFIG, self.server_state)
         self.transport = FakeTransport(self.connection, can_write_eof)
         self.connection.connection_made(self.transport)
@@ -317,13 +324,18 @@ async def test_an_incomplete_request_gets_408_after_request_timeout_then_is_abor
     assert peer.state is State.CLOSED
 
 
+@pytest.mark.parametrize(("first", "more"), [
+    (b"GET /fast HTTP/1.1\r\n", b"X-Slow: 1\r\n"),  # the head, one header line a second
+    (request("POST", "/echo", headers={"Content-Length": "100000"}), b"{"),  # the body, one byte a second
+], ids=["head", "body"])
 @run
-async def test_a_request_is_timed_from_its_first_byte_however_slowly_the_rest_trickles_in():
+async def test_a_request_is_timed_from_its_first_byte_however_slowly_the_rest_trickles_in(first, more):
     peer = Peer()
-    peer.send(b"GET /fast HTTP/1.1\r\n")
+    peer.send(first)
     for _ in range(int(CONFIG.request_timeout) - 1):
         peer.wait(1)
-        peer.send(b"X-Slow: 1\r\n")
+        peer.send(more)
+        assert peer.state is State.RECEIVING
     assert peer.transport.written == b""
     peer.wait(1)
     assert peer.responses()[0].status == 408
@@ -461,6 +473,47 @@ async def test_a_client_that_stops_reading_a_large_answer_is_closed_after_send_t
     assert peer.transport.closed
 
 
+class SocketOnly:
+    """The two things FlowControl asks of a transport: its buffer (empty) and its socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name, default=None):
+        return self.sock if name == "socket" else default
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's send queue is read with SIOCOUTQ, on Linux")
+def test_what_the_kernel_still_holds_is_unsent_and_a_client_reading_it_shows_progress():
+    # The send deadline's measure on a real socket. A slow reader takes our bytes from the
+    # kernel's send queue (the transport's buffer may be empty): that must count as unsent,
+    # and its reading as progress (the tests above then give it another send_timeout).
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(listener.getsockname())
+        ours, _ = listener.accept()
+    with client, ours:
+        ours.setblocking(False)
+        written = 0
+        try:
+            while True:  # until the kernel takes no more: the client reads nothing yet
+                written += ours.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        flow = FlowControl(SocketOnly(ours))
+        flow.look()
+        assert flow.unsent > 0  # what the client has not read is in the kernel's queue
+        client.settimeout(5)
+        taken = 0
+        while not flow.look():  # the client reads: the kernel's queue empties
+            assert taken < written, f"the client has read all {written} bytes, yet unsent is {flow.unsent}"
+            taken += len(client.recv(1 << 20))
+
+
 @run
 async def test_an_aborted_handler_is_not_logged_as_an_unexpected_cancellation(caplog):
     # Found by an adversarial review: at the end of the shutdown grace, abort() cancelled the
@@ -497,6 +550,50 @@ async def test_a_close_that_cannot_finish_because_the_client_reads_nothing_is_ab
     for _ in range(4):
         peer.wait(CONFIG.send_timeout)
     assert peer.transport.aborted
+
+
+# -- shutting down ------------------------------------------------------------------------
+
+
+@run
+async def test_at_shutdown_an_idle_connection_is_closed_at_once():
+    peer = Peer()
+    peer.send(request("GET", "/fast"))
+    await settle()
+    peer.server_state.shutting_down = True  # as HTTPServer.shutdown does, then tells each connection
+    peer.connection.shutdown()
+    assert peer.transport.closed and not peer.transport.aborted
+    await settle()
+    assert peer.state is State.CLOSED and len(peer.responses()) == 1
+    assert peer.server_state.all_closed.is_set()  # the server stops waiting
+
+
+@run
+async def test_at_shutdown_the_request_in_flight_is_answered_with_connection_close_then_closed():
+    peer = Peer()
+    peer.send(request("GET", "/wait") + request("GET", "/fast?n=2"))  # the second is never answered
+    await settle()
+    peer.server_state.shutting_down = True
+    peer.connection.shutdown()
+    peer.wait(CONFIG.request_timeout * 100)  # the handler has its time (the server's grace bounds it)
+    assert not peer.transport.is_closing() and peer.state is State.BUSY
+    assert not peer.server_state.all_closed.is_set()
+    peer.gate.set()
+    await settle()
+    (response,) = peer.responses()
+    assert response.body == b"/wait" and response.header("Connection") == "close"
+    assert peer.transport.closed and not peer.transport.aborted and peer.state is State.CLOSED
+    assert peer.server_state.all_closed.is_set()
+
+
+@run
+async def test_a_connection_accepted_while_the_server_shuts_down_gets_one_answer_then_is_closed():
+    peer = Peer(shutting_down=True)
+    peer.send(request("GET", "/fast") + request("GET", "/fast?n=2"))
+    await settle()
+    (response,) = peer.responses()
+    assert response.body == b"/fast" and response.header("Connection") == "close"
+    assert peer.transport.closed and peer.state is State.CLOSED
 
 
 # -- discarding after an error ------------------------------------------------------------

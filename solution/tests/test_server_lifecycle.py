@@ -2,8 +2,10 @@
 
 Black-box: the server stops accepting, closes idle connections at once, lets a request
 in flight finish (answered with Connection: close), gives up on one that takes longer
-than the shutdown timeout, and exits with status 0 and a clean log. And HTTPServer
-started and stopped inside a loop of the caller's, as a notebook would.
+than the shutdown timeout (the socket-level smoke test of that grace), and exits with
+status 0 and a clean log. And HTTPServer started and stopped inside a loop of the
+caller's, as a notebook would. What one connection does at shutdown, in detail, is
+checked in test_connection_inprocess.py.
 """
 
 import asyncio

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness import ServerProcess, exchange, request
+from harness import ServerProcess, request
+from harness.checks import send
+from harness.fixtures import one_server
 
 TIMEOUT = 5
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -19,20 +21,16 @@ DATE = rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n"
 
 @pytest.fixture(scope="module")
 def hello():
-    srv = ServerProcess(EXAMPLES / "hello_world.py").start()  # python examples/hello_world.py --port 0
-    yield srv
-    srv.stop()
+    yield from one_server(lambda: ServerProcess(EXAMPLES / "hello_world.py"))  # python examples/hello_world.py --port 0
 
 
 @pytest.fixture(scope="module")
 def notes():
-    srv = ServerProcess(EXAMPLES / "notes_api.py").start()
-    yield srv
-    srv.stop()
+    yield from one_server(lambda: ServerProcess(EXAMPLES / "notes_api.py"))
 
 
 def test_hello_world_get_byte_exact(hello):
-    result = exchange(hello.host, hello.port, request("GET", "/hello_world"), until_closed=False)
+    result = send(hello, request("GET", "/hello_world"), until_closed=False)
     assert re.fullmatch(
         rb"HTTP/1\.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 18\r\n" + DATE
         + rb'\r\n\{"hello": "world"\}',
@@ -42,8 +40,7 @@ def test_hello_world_get_byte_exact(hello):
 
 def test_hello_world_post_echoes_the_object_plus_hello_back(hello):
     sent = {"key1": secrets.token_hex(4), "clé": "välue ✓"}
-    result = exchange(hello.host, hello.port, request("POST", "/hello_world", json.dumps(sent, ensure_ascii=False)),
-                      until_closed=False)
+    result = send(hello, request("POST", "/hello_world", json.dumps(sent, ensure_ascii=False)), until_closed=False)
     assert result.response.status == 200
     assert result.json() == {**sent, "hello": "back"}
     assert int(result.response.header("Content-Length")) == len(result.response.body)
@@ -51,15 +48,14 @@ def test_hello_world_post_echoes_the_object_plus_hello_back(hello):
 
 def test_hello_world_refuses_what_it_does_not_serve(hello):
     # The first article's curl example: POST to a route that does not exist.
-    missing = exchange(hello.host, hello.port, request("POST", "/not_created", '{"key1": "value1"}'),
-                       until_closed=False)
+    missing = send(hello, request("POST", "/not_created", '{"key1": "value1"}'), until_closed=False)
     assert missing.response.status_line == "HTTP/1.1 404 Not Found"
     assert missing.json() == {"message": "Not Found"}
-    wrong = exchange(hello.host, hello.port, request("PUT", "/hello_world", "{}"), until_closed=False)
+    wrong = send(hello, request("PUT", "/hello_world", "{}"), until_closed=False)
     assert wrong.response.status_line == "HTTP/1.1 405 Method Not Allowed"
     assert wrong.response.header("Allow") == "GET, HEAD, POST"
     for body in ("[1, 2]", "{oops"):
-        bad = exchange(hello.host, hello.port, request("POST", "/hello_world", body), until_closed=False)
+        bad = send(hello, request("POST", "/hello_world", body), until_closed=False)
         assert bad.response.status == 400 and bad.json()["message"]
 
 
@@ -108,7 +104,7 @@ def test_the_help_example_works_from_the_repository_root():
     srv = ServerProcess(EXAMPLES / "hello_world.py", location, "--app-dir", app_dir, module="protoweb", cwd=root)
     srv.start()
     try:
-        answer = exchange(srv.host, srv.port, request("GET", "/hello_world"), until_closed=False)
+        answer = send(srv, request("GET", "/hello_world"), until_closed=False)
         assert answer.json() == {"hello": "world"}, answer.explain()
     finally:
         srv.stop()

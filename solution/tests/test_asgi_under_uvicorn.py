@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from harness import ServerProcess
+from harness.fixtures import one_server
 
 TIMEOUT = 5
 TESTS = Path(__file__).parent
@@ -20,21 +21,23 @@ def under_uvicorn(directory, app, *options):
     return ServerProcess(TESTS / "apps" / "uvicorn_serve.py", str(directory), app, *options)
 
 
+def no_traceback(srv):
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+def no_asgi_exception(srv):
+    # The one traceback expected is the failing handler's, logged by protoweb, not by uvicorn.
+    assert "Exception in ASGI application" not in srv.log(), srv.log()
+
+
 @pytest.fixture(scope="module")
 def hello():
-    srv = under_uvicorn(EXAMPLES, "hello_world:app").start()
-    yield srv
-    srv.stop()
-    assert "Traceback" not in srv.log(), srv.log()
+    yield from one_server(lambda: under_uvicorn(EXAMPLES, "hello_world:app"), no_traceback)
 
 
 @pytest.fixture(scope="module")
 def features():
-    srv = under_uvicorn(TESTS / "apps", "feature_app:app").start()
-    yield srv
-    srv.stop()
-    # The one traceback expected is the failing handler's, logged by protoweb, not by uvicorn.
-    assert "Exception in ASGI application" not in srv.log(), srv.log()
+    yield from one_server(lambda: under_uvicorn(TESTS / "apps", "feature_app:app"), no_asgi_exception)
 
 
 def test_hello_world_under_uvicorn(hello):
