@@ -141,6 +141,10 @@ BUGS: tuple[Bug, ...] = (
           '        self.path = unquote((parts.path or b"/").decode(self.encoding))'),
          ("request.path_params = {name: unquote(value) for name, value in match.groupdict().items()}",
           "request.path_params = match.groupdict()"))),
+    Bug("behind-the-first-runs", "a request pipelined behind the first runs its handler, though the connection "
+        "closes after the first answer", "07_path_params",
+        (("        if self.answering:  # a request sent behind the first, which will close the connection:\n"
+          "            return  # it would never get its answer, so its handler must not run\n", ""),)),
     Bug("late-timer", "connection timer armed at the first byte read, and restarted by every read", "08_limits",
         (("""        # The clock starts now, when the client connects, not at its first byte: a
         # client that connects and sends nothing must not keep its connection (a file
@@ -199,7 +203,7 @@ BUGS: tuple[Bug, ...] = (
         (("        self.transport.pause_reading()\n        self.enqueue(error)",
           '        self.response_writer(Response(error.status_code, {"message": error.message}))'),)),
     Bug("json-dumps", "json.dumps where json.loads was meant: every JSON body gets a 500", "10_app",
-        (("            return json.loads(self.body)", "            return json.dumps(self.body)"),)),
+        (("            value = json.loads(self.body)", "            value = json.dumps(self.body)"),)),
     Bug("header-cut-at-colon", "a header value cut at its first ':' (Host: localhost:8080 loses its port), as a "
         "hand-written parser does", "10_app",
         (('            name, value = name.decode("latin-1").lower(), value.decode("latin-1")',

@@ -2,6 +2,7 @@
 
     python notebooks/build.py           # write notebooks/NN_name.ipynb from notebooks/src/NN_name.py
     python notebooks/build.py --check   # exit 1 if a notebook is not what its source builds
+    python notebooks/build.py 07 10     # only these (by number or whole name)
 
 A source is plain Python in the "percent" format: `# %%` starts a code cell and
 `# %% [markdown]` a markdown cell whose lines are comments. Text sources review
@@ -58,9 +59,15 @@ def build(source_path: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the notebooks are up to date")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these notebooks (e.g. 07 or 07_path_params)")
     args = parser.parse_args()
     stale = []
-    for source_path in sorted(SOURCES.glob("*.py")):
+    sources = sorted(SOURCES.glob("*.py"))
+    if args.names:
+        sources = [s for s in sources if any(s.stem == n or s.stem.startswith(n + "_") for n in args.names)]
+        if not sources:
+            parser.error(f"no notebook source matches {' '.join(args.names)}")
+    for source_path in sources:
         target = HERE / f"{source_path.stem}.ipynb"
         text = build(source_path)
         if target.exists() and target.read_text() == text:

@@ -87,3 +87,41 @@ def test_each_diff_walkthrough_shows_every_hunk_once():
         assert covered == list(range(1, len(parts) + 1)), (
             f"{source.name}: the walk-through shows hunks {covered} of the {len(parts)} in the diff"
         )
+
+
+def _core_words(source: Path) -> int:
+    """Words of prose (markdown cells, code fences left out) before the first heading that
+    starts with "Deep dive": the notebook's core path."""
+    import re
+
+    words = 0
+    for kind, text in _build_module().cells_of(source.read_text()):
+        if kind != "markdown":
+            continue
+        if re.search(r"(?m)^#+\s*Deep dive", text):
+            break
+        words += len(re.findall(r"\w+", re.sub(r"```.*?```", "", text, flags=re.S)))
+    return words
+
+
+def test_each_notebooks_core_path_reads_in_about_20_minutes():
+    """The reading path (DESIGN.md): under 2,000 words of prose before the deep dives."""
+    for source in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        words = _core_words(source)
+        assert words < 2000, (f"{source.name}: {words} words of prose before the first 'Deep dive' heading; "
+                              "keep the core path under 2,000 (move detail into a deep dive, or cut)")
+
+
+def test_no_notebook_opens_on_the_whole_diff():
+    """The step's whole diff is shown collapsed (show_diff(OLD, NEW, collapsed=...)), never as a
+    wall of lines; a bug put back in a copy (a few lines) may be shown whole."""
+    import ast
+
+    for source in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_diff" and \
+                    [getattr(arg, "id", None) for arg in node.args[:2]] == ["OLD", "NEW"]:  # the step's diff
+                keywords = {keyword.arg for keyword in node.keywords}
+                assert keywords & {"containing", "collapsed"}, (
+                    f"{source.name}, line {node.lineno}: a whole diff shown open; give it collapsed=... "
+                    "(or show one hunk with containing=...)")

@@ -651,3 +651,28 @@ await connection.request_callback_handler(misnamed_hello, arrived)
 # %% [markdown]
 # The traceback goes to the log (here, under the cell), and the client gets a plain `500`,
 # like any other failing handler.
+
+# %% [markdown]
+# ## Deep dive: requests sent behind the first
+#
+# A client may send its next request without waiting for the answer to the last one, on the
+# same connection (pipelining, step 09's subject). This step answers one request per
+# connection and then closes it, so a request sent behind the first can never get its
+# answer. Its handler should not even run: whatever it did, and any error it logged, would
+# be for nobody. So the first complete request sets a flag, and the parser's later
+# `on_message_complete` calls return at once:
+
+# %%
+show_diff(OLD, NEW, containing="self.answering = False")
+show_diff(OLD, NEW, containing="if self.answering:")
+
+# %% [markdown]
+# `GET /hello/first` and `GET /broken` in one write: one answer, the close, and no
+# traceback in the log, because `/broken`'s handler never ran:
+
+# %%
+server = ServerProcess(f"{STEP}/server.py").start()
+both = exchange(server.host, server.port, request("GET", "/hello/first") + request("GET", "/broken"))
+print(len(both.responses()), "answer:", both.response.status_line, both.json(), "| closed:", both.closed)
+print("exit status:", server.stop(), "| tracebacks in its log:", server.log().count("Traceback"))
+assert len(both.responses()) == 1 and both.closed and "Traceback" not in server.log()

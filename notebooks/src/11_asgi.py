@@ -128,9 +128,9 @@ show_diff(OLD, NEW, containing="async def __call__(self, scope, receive, send):"
 #   a server leaves `raw_path` out, `quote` encodes `path` again (losing any `%2F`; uvicorn
 #   always sends `raw_path`). The headers already have the shape `Request` takes.
 # - **The body** comes in messages, collected until `more_body` is `False`. uvicorn reads a
-#   body of any size, so the limit is ours: a `413` at once when `Content-Length` already
-#   says too much (as step 08 does), else as soon as the total passes `max_body`. On
-#   `http.disconnect` nobody is left to answer, so no handler runs.
+#   body of any size, so the limit is ours: a `413` as soon as `Content-Length`, or the
+#   total so far, passes `max_body`. On `http.disconnect` nobody is left to answer, so no
+#   handler runs.
 #
 # The limit, 1 MiB (our own server still enforces `--max-body` while parsing, as in step
 # 08), under the App's docstring, which now names both ways to run an app:

@@ -120,6 +120,7 @@ class Server(asyncio.Protocol):
         self.router = router
         self.tasks = set()
         self.transport = None
+        self.answering = False  # its one request: once it is complete, we answer it and close
 
     # asyncio calls these two once each, at the start and the end of the connection.
     def connection_made(self, transport):
@@ -146,6 +147,9 @@ class Server(asyncio.Protocol):
         self._body_parts.append(body)
 
     def on_message_complete(self):
+        if self.answering:  # a request sent behind the first, which will close the connection:
+            return  # it would never get its answer, so its handler must not run
+        self.answering = True
         raw_body = b"".join(self._body_parts)
         try:
             # Decode only now that the whole body is here: a piece can end in the

@@ -252,6 +252,20 @@ def test_two_clients_at_once_each_get_their_answer(server):
     json_response(b, 200, {"v": [value]})
 
 
+def test_a_request_sent_behind_the_first_is_not_run(server):
+    """One request per connection: the answer closes it, so a request pipelined behind the
+    first can never be answered, and its handler must not run (nor log an error for nobody)."""
+    mark = server.mark()
+    ex = send(server, request("GET", hello("first")) + request("GET", "/broken"))
+    assert len(ex.responses()) == 1 and ex.closed, ex.explain("expected exactly one answer, then the close")
+    json_response(ex, 200, {"hello": "first"})
+    json_response(send(server, request("GET", "/hello_world")), 200, {"hello": "world"})  # after, on its own
+    server.wait_for("Handle: GET /hello_world", since=mark)
+    assert "Traceback" not in server.log(since=mark), ex.explain(
+        "the handler of GET /broken, sent behind the first request, ran and raised: once a request is complete, "
+        "ignore the requests behind it (on_message_complete), since the connection closes after the first answer")
+
+
 def test_client_prints_all_three_responses(server, run_client):
     assert_valid_http(server, request("GET", "/hello/J%C3%BCrgen"))  # the client shows what comes, valid or not
     done = run_client(server.port)

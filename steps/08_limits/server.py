@@ -142,6 +142,7 @@ class Server(asyncio.Protocol):
         self.max_body = max_body  # bytes
         self.tasks = set()
         self.transport = None
+        self.answering = False  # its one request: once it is complete, we answer it and close
         self._timer = None
         self._receiving = False  # between the first byte of a request and its end
         self._head_size = 0  # bytes in a row that left the request incomplete and brought no body
@@ -233,6 +234,9 @@ class Server(asyncio.Protocol):
         self._body_parts.append(body)
 
     def on_message_complete(self):
+        if self.answering:  # a request sent behind the first, which will close the connection:
+            return  # it would never get its answer, so its handler must not run
+        self.answering = True
         self._timer.cancel()  # the whole request came in time
         self._receiving = False
         raw_body = b"".join(self._body_parts)

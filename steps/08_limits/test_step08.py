@@ -290,6 +290,18 @@ def test_requests_sent_together_get_one_answer_and_no_errors_logged(server):
         "(check transport.is_closing() in response_writer)")
 
 
+def test_a_request_sent_behind_the_first_is_not_run(server):
+    """The answer closes the connection: the handler of a request behind the first must not run."""
+    mark = server.mark()
+    ex = send(server, request("GET", f"/hello/{random_word()}") + request("GET", "/broken"))
+    assert len(ex.responses()) == 1 and ex.closed, ex.explain("expected exactly one answer, then the close")
+    still_serves(server)
+    server.wait_for("Handle: GET /hello_world", since=mark)
+    assert "Traceback" not in server.log(since=mark), ex.explain(
+        "the handler of GET /broken, sent behind the first request, ran and raised: once a request is complete, "
+        "ignore the requests behind it (on_message_complete), since the connection closes after the first answer")
+
+
 def test_a_large_but_allowed_head_is_served(server):
     cookie = "; ".join(f"{random_word()}={random_word(40)}" for _ in range(8 * 1024 // 50))  # about 8 KiB
     json_response(send(server, request("GET", "/hello_world", headers={"Cookie": cookie})), 200, {"hello": "world"})

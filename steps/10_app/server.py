@@ -88,9 +88,16 @@ class Request:
         try:
             # Decode only now that the whole body is here: a piece can end in the
             # middle of a multi-byte character.
-            return json.loads(self.body)
+            value = json.loads(self.body)
         except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
             raise HTTPError(400, "The request body is not valid JSON")
+        try:
+            # JSON may carry half a character ("\ud800", a lone surrogate), which no UTF-8
+            # text can hold: we could neither store it nor send it back.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise HTTPError(400, "The request body holds text that is not valid Unicode")
+        return value
 
 
 class Response:

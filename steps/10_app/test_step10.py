@@ -120,7 +120,9 @@ def test_invalid_json_gets_a_400_and_the_connection_stays_open(server):
     sent = {random_word(): random_text()}
     mark = server.mark()
     with connect(server) as conn:
-        for bad in (b"{oops", "just text é".encode(), b"\xff\xfe garbage", b"[" * 100_000):
+        # ... and half a character: a lone surrogate, escaped and as (not valid) UTF-8 bytes.
+        for bad in (b"{oops", "just text é".encode(), b"\xff\xfe garbage", b"[" * 100_000,
+                    b'{"a": "\\ud800"}', b'{"a": "\xed\xa0\x80"}'):
             answer = ask(conn, request("POST", "/hello_world", bad, JSON), 400)
             assert isinstance(answer, dict) and answer.get("message"), conn.exchange.explain('expected {"message": ...}')
         assert ask(conn, request("POST", "/hello_world", b"[1, 2]", JSON), 400).get("message")

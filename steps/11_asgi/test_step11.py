@@ -144,7 +144,7 @@ def test_post_json_is_echoed_and_invalid_json_gets_a_400(target):
     ex = ask(target, "POST", "/hello_world", json.dumps(sent, ensure_ascii=False).encode(), JSON)
     json_response(ex, 200, {**sent, "hello": "back"})
     target.wait_for(f"Handle: POST /hello_world {sent}", since=mark)
-    for bad in (b"{oops", "texte é".encode()):
+    for bad in (b"{oops", "texte é".encode(), b'{"a": "\\ud800"}', b'{"a": "\xed\xa0\x80"}'):  # half a character
         assert json_response(ask(target, "POST", "/hello_world", bad, JSON), 400)["message"]
 
 
