@@ -89,7 +89,7 @@ def test_a_challenge_is_checked_by_its_own_tests(tmp_path):
         assert challenge.title in shown.stdout
     checked = tutorial(tmp_path, "check", "--challenge")
     assert checked.returncode == 1, checked.stdout
-    assert "Challenge 1 fails" in checked.stdout and "challenge_time.py" in checked.stdout
+    assert "Challenge 1 fails" in checked.stdout and "challenge_date.py" in checked.stdout
     hint = tutorial(tmp_path, "hint")  # the last check was the challenges': its hints come
     assert "challenge 1" in hint.stdout and "Hint 1 of 3" in hint.stdout, hint.stdout
 

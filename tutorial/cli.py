@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from tutorial.catalogue import HINT_LEVELS, ROOT, CatalogueError, Step, all_steps, find_step, reference_source
 from tutorial.check import LearnerProblem, Result, digest, items_of, run_check
@@ -214,7 +215,8 @@ def check(ctx: Context, step: Step, challenges: bool, quiet: bool = False) -> Re
         say(f"Checking {ctx.shown} against {what}: {step.title}.", "bold")
     def on_event(event: dict) -> None:
         if event["event"] == "start":
-            status.update(f"{_item_name(challenges)} {event['item']}: {event['test']}")
+            # Text, not markup: a parametrized test's name has [brackets] rich would read as a tag.
+            status.update(Text(f"{_item_name(challenges)} {event['item']}: {event['test']}"))
 
     try:
         with console.status("starting your server", spinner="dots") as status:

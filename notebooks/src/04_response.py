@@ -449,14 +449,14 @@ assert server.log().count("Traceback") == 1
 # `tutorial start 04` gives you a `my_server.py` (made from step 03's server) to build the
 # step in; once `tutorial check` passes, go on in the same file:
 #
-# 1. **`GET /time`** answers `{"time": ...}` with the current time, as a number of seconds
-#    since 1970 (`time.time()`). JSON cannot encode a `datetime`: send one and you get a
-#    `500`, and the `TypeError` in the server's log, as above. Start your server with
-#    `python my_server.py` and try `curl -i http://127.0.0.1:8080/time` in a second terminal.
-# 2. **A `Date` header on every answer**, `200` and `500` alike: a server with a clock must
+# 1. **A `Date` header on every answer**, `200` and `500` alike: a server with a clock must
 #    say when it answered (RFC 9110, section 6.6.1), in HTTP's own date format,
 #    `Date: Sat, 05 Dec 2026 18:30:00 GMT`. One line in `Response.__bytes__` does it; the
 #    standard library has a function that writes this format.
+# 2. **`GET /time`** answers `{"time": ...}` with the current time, as a number of seconds
+#    since 1970 (`time.time()`). JSON cannot encode a `datetime`: send one and you get a
+#    `500`, and the `TypeError` in the server's log, as above. Start your server with
+#    `python my_server.py` and try `curl -i http://127.0.0.1:8080/time` in a second terminal.
 #
 # ```
 # tutorial challenge 04        # the two challenges, in full
