@@ -36,11 +36,11 @@
 #    bodies (+22 / -8, with the imports).
 # 3. **The router**: routes as regular expressions, `405` for a wrong method (+33 / -6).
 # 4. **Calling the handler** with its parameters; a `dict` or a `str` becomes a response
-#    (+4 / -2).
+#    (+4 / -2), and only a connection's first request runs (+4).
 # 5. **Three new routes**, run live (+12).
 # 6. **Three routing pitfalls**, each made in a copy of the step's file and run.
 #
-# The docstring makes up the rest (+7 / -5). The whole diff, folded (its 6 parts are the
+# The docstring makes up the rest (+7 / -5). The whole diff, folded (its 8 parts are the
 # places in the file it changes):
 
 # %%
@@ -127,7 +127,7 @@ show_diff(OLD, NEW, containing='head += [f"{name}: {value}" for name, value in s
 #   digits or `_`;
 # - `(...)`: a **group**; `(?P<name>...)` is a **named** one, and after a match
 #   `groupdict()` gives what each named group matched;
-# - `^` and `$`: the start and the end of the text.
+# - `^` and `$` (**anchors**): the start and the end of the text.
 #
 # `re.escape(text)` escapes `text`'s special characters (such as `.`, "any character"), so
 # that they match themselves.
@@ -204,8 +204,8 @@ assert pattern.match("/hello/a/b") is None and pattern.match("/hello/x/extra") i
 # Then `handlers.get(request.method)` gives the route's handler for the method, or `None`. On
 # `None`, `or` calls `method_not_allowed(handlers)`, which returns a `405` handler: a function
 # defined inside it that remembers the route's `{method: handler}` dict, and lists its methods
-# in `Allow` (`", ".join` over a dict joins its keys: `GET, POST` for `/hello_world`). It is
-# called like every other handler, with the parameters, so it accepts any `**path_params`.
+# in `Allow` (`", ".join` over a dict joins its keys). It is called like every other handler,
+# so it accepts any `**path_params`.
 
 # %% [markdown]
 # ## Calling the handler
@@ -216,6 +216,15 @@ assert pattern.match("/hello/a/b") is None and pattern.match("/hello/x/extra") i
 
 # %%
 show_diff(OLD, NEW, containing="response = await method_handler(request, **request.path_params)")
+
+# %% [markdown]
+# One more guard. A client may send a request without waiting for the answer to the last
+# (step 09's subject). Ours closes the connection after the first answer, so a request
+# behind it is never answered, and its handler must not run:
+
+# %%
+show_diff(OLD, NEW, containing="self.answering = False")
+show_diff(OLD, NEW, containing="if self.answering:")
 
 # %% [markdown]
 # ## Three new routes
@@ -449,12 +458,11 @@ assert server.log().count("Traceback") == 0
 #
 # 1. **Challenge: typed parameters.** A route `GET /add/{a}/{b}` that adds two numbers has to
 #    call `int()` itself, and `/add/2/x` then costs a `ValueError`: a `500`, or a `400` if the
-#    handler catches it. Let the route say what it wants instead. In `my_server.py`, teach
-#    `compile_path` a typed parameter, `{name:int}`: it matches digits only (one or more of
-#    `0` to `9`, no sign, no point), and the handler gets an `int`; a plain `{name}` stays
-#    text. Then add `GET /add/{a:int}/{b:int}`, answering `{"sum": a + b}`. Now
-#    `/add/2/x` matches no route at all, so it gets the `404` of any unknown path, and the
-#    handler never sees a bad value. Start your server with `python my_server.py`, and in a
+#    handler catches it. Let the route say what it wants instead: teach `compile_path` a
+#    typed parameter, `{name:int}`, which matches digits only (no sign, no point) and gives
+#    the handler an `int`; a plain `{name}` stays text. Then add `GET /add/{a:int}/{b:int}`,
+#    answering `{"sum": a + b}`. `/add/2/x` then matches no route: a `404`, and the handler
+#    never sees a bad value. Start your server with `python my_server.py`, and in a
 #    second terminal:
 #
 #    ```
@@ -469,10 +477,9 @@ assert server.log().count("Traceback") == 0
 #    tutorial check --challenge    # its tests, against your file
 #    tutorial hint --challenge     # when you are stuck
 #    ```
-# 2. A new route changes none of the step's promises: `tutorial check`, the step's own tests,
-#    should still pass (the curl test is skipped if curl is not installed). Then make one of
-#    the pitfalls above in your file (drop the `$`, say) and check again: task 2 fails, and
-#    its message names the mistake (`a pattern must match the whole path, so anchor it,
+# 2. A new route changes none of the step's promises: `tutorial check` should still pass.
+#    Then make one of the pitfalls above in your file (drop the `$`, say) and check again:
+#    task 2 fails, and its message names the mistake (`a pattern must match the whole path, so anchor it,
 #    ^...$`), then shows the bytes sent and received, and the `curl` command that sends the
 #    same request. Put the `$` back.
 #
@@ -492,8 +499,9 @@ assert server.log().count("Traceback") == 0
 server = ServerProcess(f"{STEP}/server.py").start()
 
 # %% [markdown]
-# `curl`, if it is installed, gets the same answer as `requests`. curl would encode `ü` too;
-# here we type the encoded form, as the step's README does:
+# `curl`, if it is installed, gets the same answer as `requests`. curl does not encode `ü`:
+# it sends the bytes as typed (the next cell's case), so we type the encoded form, as the
+# step's README does:
 
 # %%
 import shutil
@@ -655,20 +663,9 @@ await connection.request_callback_handler(misnamed_hello, arrived)
 # %% [markdown]
 # ## Deep dive: requests sent behind the first
 #
-# A client may send its next request without waiting for the answer to the last one, on the
-# same connection (pipelining, step 09's subject). This step answers one request per
-# connection and then closes it, so a request sent behind the first can never get its
-# answer. Its handler should not even run: whatever it did, and any error it logged, would
-# be for nobody. So the first complete request sets a flag, and the parser's later
-# `on_message_complete` calls return at once:
-
-# %%
-show_diff(OLD, NEW, containing="self.answering = False")
-show_diff(OLD, NEW, containing="if self.answering:")
-
-# %% [markdown]
-# `GET /hello/first` and `GET /broken` in one write: one answer, the close, and no
-# traceback in the log, because `/broken`'s handler never ran:
+# The guard of "Calling the handler", live: `GET /hello/first` and `GET /broken` in one
+# write get one answer, then the close, and no traceback in the log, because `/broken`'s
+# handler never ran:
 
 # %%
 server = ServerProcess(f"{STEP}/server.py").start()

@@ -598,10 +598,10 @@ assert timing.stop() == 0 and "Traceback" not in timing.log()
 # parses, starts a worker task, runs the handler, writes, and starts the idle timer again;
 # the client wakes up and reads. The two processes take turns, and each turn costs system
 # calls and a wake-up on each side. The wake-ups are why (b) varies so much between runs. On
-# the test machine it took about 35 µs a request when the operating system ran client and
-# server on the same core, and about 65 µs on two different cores (we checked by pinning each
-# process to a core): waking a process that waits on another, idle, core costs more than
-# switching on the same one.
+# an idle test machine it took about 35 µs a request when the operating system ran client
+# and server on the same core, and about 65 µs on two different cores (we checked by pinning
+# each process to a core), and over 100 µs when the machine was busy: waking a process that
+# waits on another core costs more than switching on the same one.
 #
 # **(c) Pipelined.** One write carries 16 requests, and the server's loop wakes up once for
 # all of them: one read, one `data_received`, in which the parser finds 16 requests; one

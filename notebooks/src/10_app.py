@@ -529,8 +529,9 @@ assert not any(srv.running for srv in (server, old_server, cut_server, dumps_ser
 #
 #    Run the tests again: both graceful-shutdown tests fail, SIGTERM's first, SIGINT's the
 #    same way. SIGTERM's message begins "the GET /sleep/500 in flight when SIGTERM came got
-#    no answer", goes on "the answer to request 1 came, then the server closed the
-#    connection without a byte of its answer", and gives the likely causes (here: the
+#    no answer", goes on "the answer to request 1 came (the test sends `GET /hello_world`
+#    first, on the same connection), then the server closed the connection without a byte
+#    of its answer", and gives the likely causes (here: the
 #    connection was aborted before the answer was written). Each failure ends with how to
 #    see it by hand: start your server; in a second terminal,
 #    `curl -i --max-time 5 http://127.0.0.1:8080/sleep/500`; within half a second,

@@ -30,7 +30,7 @@
 #
 # 1. ASGI itself: the agreement between a server and an application.
 # 2. Two pieces both servers share: `Response.header_fields()` and `run_handler` (+27/−19).
-# 3. `App.__call__`, the App as an ASGI application (+41), and its body limit (+4/−1).
+# 3. `App.__call__`, the App as an ASGI application (+48), and its body limit (+4/−1).
 # 4. `GET /pid`, which names the process answering, and the docstring (+15/−9).
 #
 # Then a pitfall: routing on `scope["path"]`. The whole diff, folded (each part comes back
@@ -471,8 +471,8 @@ assert decoded_uvi.returncode == 0
 # python -m uvicorn hello_world:app --app-dir solution/examples --workers 2 --port 8081 # uvicorn
 # ```
 #
-# Read `solution/protoweb/asgi.py` first: this step's `__call__`, plus a `413` as soon as
-# `Content-Length` announces too much, and apps served under a prefix such as `/api`.
+# Read `solution/protoweb/asgi.py` first: this step's `__call__`, plus apps served under a
+# prefix such as `/api`.
 #
 # How fast is it? [`benchmarks/`](../benchmarks/README.md) compares protoweb with uvicorn,
 # Starlette and aiohttp (using `wrk`, a load generator), and shows how to profile.
@@ -567,11 +567,15 @@ print("sent:", sent)
 assert sent == []
 
 # %% [markdown]
-# Nothing sent, no handler run. And through uvicorn, a body one byte over 1 MiB: uvicorn
-# reads it and hands it over, the App counts and refuses:
+# Nothing sent, no handler run. And through uvicorn, a body one byte over 1 MiB, chunked
+# (so no `Content-Length` announces it): uvicorn reads it and hands it over in pieces, and
+# the App counts them and refuses:
 
 # %%
-too_big = request("POST", "/hello_world", b"x" * (1024 * 1024 + 1), {"Content-Type": "application/json"})
+from harness import chunked
+
+head = request("POST", "/hello_world", headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+too_big = head + chunked(b"x" * (1024 * 1024 + 1), 64 * 1024)
 # No Connection: close, so uvicorn keeps the connection open: read one answer (up to 10 s).
 ex = exchange(uvi.host, uvi.port, too_big, until_closed=False, timeout=10)
 print(ex.response.status_line, ex.json(), "server:", ex.response.header("server"))
