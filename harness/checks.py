@@ -16,7 +16,7 @@ import threading
 import time
 from http import HTTPStatus
 
-from harness.process import ServerProcess
+from harness.process import ServerError, ServerProcess
 from harness.wire import Connection, Exchange, NoAnswer, exchange
 
 # A few characters that take 2, 3 and 4 bytes in UTF-8.
@@ -27,6 +27,27 @@ NON_ASCII = "éüñ✓日本語😀"
 # server print a traceback waits for this line, so the traceback is in the log before
 # the next test marks where its own log begins.
 TRACEBACK_END = re.compile(r"^\w+(Error|Exception)\b")
+
+
+# Headers that ask the server to close the connection after its answer: a check sent with
+# them passes against a learner's file at any step (from step 09 on, connections stay open).
+CLOSE = {"Connection": "close"}
+
+
+def fail(ex: Exchange, problem: str) -> None:
+    """Fail with the problem, then what was sent and what came back (a plain raise, not an
+    assert: pytest would add its own view of the compared values)."""
+    __tracebackhide__ = True
+    raise AssertionError(ex.explain(problem))
+
+
+def wait_for_traceback(server: ServerProcess, mark: int, timeout: float = 2.0) -> None:
+    """After a 500, give the server a moment to log its traceback, so that a failure message
+    (which shows the server's log) shows it too; no traceback in that time is fine."""
+    try:
+        server.wait_for(TRACEBACK_END, since=mark, timeout=timeout)
+    except ServerError:
+        pass
 
 
 def random_word(size: int = 8) -> str:

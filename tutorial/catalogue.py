@@ -98,6 +98,9 @@ class Step:
 
 @cache
 def all_steps() -> tuple[Step, ...]:
+    if not STEPS.is_dir():  # installed without the repository around it (pip install ., not -e)
+        raise CatalogueError(f"the tutorial command reads the steps from the repository, and {STEPS} is not "
+                             "there: install it from a clone with `pip install -e .` (editable)")
     return tuple(Step(path.name[:2], path) for path in sorted(STEPS.iterdir())
                  if path.is_dir() and re.fullmatch(r"\d\d_\w+", path.name))
 

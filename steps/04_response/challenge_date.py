@@ -11,10 +11,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from harness import request
-from harness.checks import TRACEBACK_END, json_response, send
-
-# Connection: close, so that a file at step 09 or later (keep-alive) still closes after its answer.
-CLOSE = {"Connection": "close"}
+from harness.checks import CLOSE, TRACEBACK_END, json_response, send
 
 # IMF-fixdate, the one format a server may send: "Sat, 05 Dec 2026 18:30:00 GMT".
 IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "

@@ -7,10 +7,7 @@ Checked with `tutorial check --challenge` (or `pytest steps/04_response/challeng
 import time
 
 from harness import request
-from harness.checks import json_response, send
-
-# Connection: close, so that a file at step 09 or later (keep-alive) still closes after its answer.
-CLOSE = {"Connection": "close"}
+from harness.checks import CLOSE, json_response, send
 
 
 def test_get_time_answers_the_current_time(server):

@@ -8,18 +8,11 @@ import json
 import random
 
 from harness import request
-from harness.checks import json_response, send
+from harness.checks import fail, json_response, send
 
 # Connection: close, so that a server that keeps connections open (step 09 on) closes this one too:
 # the checks then pass at any later step.
 JSON = {"Content-Type": "application/json", "Connection": "close"}
-
-
-def fail(ex, problem):
-    """The failure, explained: the problem, then what was sent and what came back. (A plain
-    raise rather than an assert: pytest would add its own view of the compared values.)"""
-    __tracebackhide__ = True
-    raise AssertionError(ex.explain(problem))
 
 
 def post_sum(server, body: bytes):

@@ -7,18 +7,11 @@ Checked with `tutorial check --challenge` (or `pytest steps/06_not_found/challen
 import json
 
 from harness import request
-from harness.checks import http, json_response, random_word, send
+from harness.checks import fail, http, json_response, random_word, send
 
 NOT_FOUND = {"message": "Not Found"}
 WHY_308 = ("use 308 Permanent Redirect: after a 301 or a 302 a client may send a GET instead of the "
            "POST it was sending, and 307 says the move is only for now")
-
-
-def fail(ex, problem):
-    """The failure, explained: the problem, then what was sent and what came back. (A plain
-    raise rather than an assert: pytest would add its own view of the compared values.)"""
-    __tracebackhide__ = True
-    raise AssertionError(ex.explain(problem))
 
 
 def get(server, target):

@@ -8,17 +8,10 @@ import json
 import random
 
 from harness import request
-from harness.checks import json_response, send
+from harness.checks import fail, json_response, send
 
 NOT_FOUND = {"message": "Not Found"}
 ROUTE = "/add/{a:int}/{b:int}"
-
-
-def fail(ex, problem):
-    """The failure, explained: the problem, then what was sent and what came back. (A plain
-    raise rather than an assert: pytest would add its own view of the compared values.)"""
-    __tracebackhide__ = True
-    raise AssertionError(ex.explain(problem))
 
 
 def get(server, target):

@@ -10,11 +10,10 @@ import time
 import pytest
 
 from harness import Connection, ServerError, request
-from harness.checks import json_response, random_word, send
+from harness.checks import CLOSE, json_response, random_word, send
 
 # Sent with the requests that should get a 200: this step closes the connection after every
 # answer anyway, and from step 09 on, when your file keeps connections open, it still will.
-CLOSE = {"Connection": "close"}
 
 SMALL = 100  # the limit the tests start the server with, in bytes
 DEFAULT = 16 * 1024

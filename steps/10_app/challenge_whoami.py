@@ -5,19 +5,8 @@ Checked with `tutorial check --challenge` (or `pytest steps/10_app/challenge_who
 --server my_server.py`); `pytest steps/` does not collect it.
 """
 
-from harness import ServerError, request
-from harness.checks import TRACEBACK_END, json_response, random_word, send
-
-CLOSE = {"Connection": "close"}  # one request per connection, whatever the server's keep-alive
-
-
-def wait_for_traceback(srv, mark):
-    """After a 500: give the server a moment to log its traceback, so that the failure
-    message (which shows the server's log) shows it too."""
-    try:
-        srv.wait_for(TRACEBACK_END, since=mark, timeout=2)
-    except ServerError:
-        pass
+from harness import request
+from harness.checks import CLOSE, json_response, random_word, send, wait_for_traceback
 
 
 def ask_whoami(server, headers):

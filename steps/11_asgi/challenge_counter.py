@@ -9,20 +9,10 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import ServerError, request
-from harness.checks import TRACEBACK_END, json_response, send
+from harness import request
+from harness.checks import CLOSE, json_response, send, wait_for_traceback
 
-CLOSE = {"Connection": "close"}
 WORKER = re.compile(r"Started server process \[(\d+)\]")  # one line per uvicorn worker
-
-
-def wait_for_traceback(srv, mark):
-    """After a 500: give the server a moment to log its traceback, so that the failure
-    message (which shows the server's log) shows it too."""
-    try:
-        srv.wait_for(TRACEBACK_END, since=mark, timeout=2)
-    except ServerError:
-        pass
 
 
 def count(srv):

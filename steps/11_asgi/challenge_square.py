@@ -7,36 +7,8 @@ Checked with `tutorial check --challenge` (or `pytest steps/11_asgi/challenge_sq
 
 import random
 
-import pytest
-
-from harness import ServerError, request
-from harness.checks import TRACEBACK_END, json_response, random_word, send
-
-CLOSE = {"Connection": "close"}
-ASGI_CRASH = "Exception in ASGI application"  # uvicorn's line when the app lets an error out
-
-
-def wait_for_traceback(srv, mark):
-    """After a 500: give the server a moment to log its traceback, so that the failure
-    message (which shows the server's log) shows it too."""
-    try:
-        srv.wait_for(TRACEBACK_END, since=mark, timeout=2)
-    except ServerError:
-        pass
-
-
-@pytest.fixture(params=["own", "uvicorn"])
-def target(request):
-    """As in test_step11.py: each test that takes ``target`` runs twice, against your own
-    server and against your file's ``app`` under uvicorn (two workers)."""
-    srv = request.getfixturevalue("server" if request.param == "own" else "uvicorn_server")
-    mark = srv.mark()
-    yield srv
-    if srv.module == "uvicorn" and not getattr(request.node, "framing_failure", None):
-        log = srv.log(since=mark)
-        assert ASGI_CRASH not in log, (
-            "an exception escaped app(scope, receive, send), so uvicorn logged it and answered with its "
-            f"own 500; the app must turn every error into its own answer (see run_handler). uvicorn's log:\n{log}")
+from harness import request
+from harness.checks import CLOSE, json_response, random_word, send, wait_for_traceback
 
 
 def ask_square(srv, n):

@@ -37,20 +37,6 @@ def is_uvicorn(srv):
     return srv.module == "uvicorn"
 
 
-@pytest.fixture(params=["own", "uvicorn"])
-def target(request):
-    """Each test that takes ``target`` runs twice: against the step's own server, and
-    against the same file's ``app`` under uvicorn; both must give the same answers."""
-    srv = request.getfixturevalue("server" if request.param == "own" else "uvicorn_server")
-    mark = srv.mark()
-    yield srv
-    if is_uvicorn(srv) and not getattr(request.node, "framing_failure", None):  # (see steps/conftest.py)
-        log = srv.log(since=mark)
-        assert ASGI_CRASH not in log, (
-            "an exception escaped app(scope, receive, send), so uvicorn logged it and answered "
-            "with its own 500; the app must turn every error into its own answer (see run_handler). "
-            f"uvicorn's log:\n{log}")
-
 
 def ask(srv, method, target, body=b"", headers=None, host="127.0.0.1", **options):
     """One request on a new connection that the request asks the server to close;
