@@ -16,9 +16,10 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from types import FrameType
+from typing import Any
 
 from protoweb.config import Config
 from protoweb.connection import HTTPConnection, NewTask, ServerState
@@ -182,7 +183,7 @@ def run(dispatch: Dispatch, config: Config, host: str = "127.0.0.1", port: int =
         except ImportError:
             sys.exit("protoweb: loop='uvloop' needs uvloop: pip install uvloop")
         logger.info("Event loop: uvloop")
-        start = uvloop.run
+        start: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
     elif loop == "asyncio":
         start = asyncio.run
     else:
