@@ -218,9 +218,10 @@ assert pattern.match("/hello/a/b") is None and pattern.match("/hello/x/extra") i
 show_diff(OLD, NEW, containing="response = await method_handler(request, **request.path_params)")
 
 # %% [markdown]
-# One more guard. A client may send a request without waiting for the answer to the last
-# (step 09's subject). Ours closes the connection after the first answer, so a request
-# behind it is never answered, and its handler must not run:
+# A client may send its next request on the same connection without waiting for the first
+# answer (step 09's subject). Ours closes the connection after that answer, so the request
+# behind it is never answered: its handler would work, and log errors, for nobody. The
+# guard:
 
 # %%
 show_diff(OLD, NEW, containing="self.answering = False")
@@ -367,8 +368,9 @@ assert requests.get(f"{unanchored_server.url}/hello/x/extra", timeout=3).json() 
 
 # %% [markdown]
 # Every one gets a `200`: `.match()` only checks that the path **starts** like the pattern, so
-# `/hello/x/extra` counts as `/hello/x`, and `/textbook` as `/text`. A typo, or a deeper path
-# the app never meant to serve, gets a real answer instead of a `404`. With `^...$` the
+# `/hello/x/extra` counts as `/hello/x`, `/hello_world/anything` as `/hello_world` (its GET
+# handler's answer), and `/textbook` as `/text`. A typo, or a deeper path the app never meant
+# to serve, gets a real answer instead of a `404`. With `^...$` the
 # pattern describes the **whole** path. The step's server:
 
 # %%
@@ -485,10 +487,9 @@ assert server.log().count("Traceback") == 0
 #
 # ## Where next
 #
-# Step 08 makes the server defend itself: a malformed request gets `400` instead of a silent
-# close, a body or a header section that is too large gets `413` or `431`, and a client that
-# connects and sends nothing, or trickles its request byte by byte, is cut off after a
-# timeout.
+# Step 08 makes the server defend itself: `400` for a malformed request instead of a silent
+# close, `413` or `431` for a body or a head too large, and a timeout for a client that sends
+# nothing, or trickles its request byte by byte.
 
 # %% [markdown]
 # ## Deep dive: what real clients send

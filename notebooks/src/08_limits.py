@@ -168,7 +168,7 @@ show_diff(f"{STEP}/server.py", late_timer)
 # %% [markdown]
 # To see how many connections a server holds, we count its sockets. Each file or socket a
 # process has open gets a number, a **file descriptor**; on Linux, `/proc/<pid>/fd` lists
-# them. On macOS or Windows, we count instead those of our own sockets the server has not
+# them, each a link to what it stands for (`socket:[...]` for a socket). On macOS or Windows, we count instead those of our own sockets the server has not
 # closed.
 
 # %%
@@ -465,7 +465,8 @@ show_code(NEW, "def on_headers_complete")
 # %% [markdown]
 # A header line that never ends never reaches `on_header`. So the first lines of
 # `data_received` keep a second count, `_head_size`: the bytes that left the request
-# unfinished and brought no body (`body_before` is `_body_size` before `feed_data`):
+# unfinished and brought no body (`body_before` is `_body_size` before `feed_data`), or were
+# the "trailer" lines a chunked body may end with (header lines after its last chunk):
 
 # %%
 show_code(NEW, "body_before = self._body_size")
@@ -565,9 +566,8 @@ assert "Traceback" not in server.log() and "Fatal error" not in server.log()
 # ## Where next
 #
 # Every answer still ends the connection. Step 09 keeps connections open for the next
-# request (keep-alive) and answers several requests sent at once in order (pipelining). The
-# clock then also has to close connections that sit idle between requests, and the refusals
-# of this step are exactly the cases where a connection cannot go on.
+# request (keep-alive) and answers several requests sent at once in order (pipelining); the
+# clock then also closes connections left idle between requests.
 
 # %% [markdown]
 # ## Deep dive: how many silent clients a server can hold
