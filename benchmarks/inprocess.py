@@ -78,6 +78,7 @@ def protocol_makers(loop: asyncio.AbstractEventLoop) -> dict:
     """name -> what the server would pass to create_server: makes one protocol object."""
     sys.path.insert(0, str(ROOT / "benchmarks" / "servers"))  # a folder of scripts, not a package
     from ceiling import Ceiling
+
     from protoweb.connection import ServerState
     from protoweb.server import HTTPServer
 

@@ -162,7 +162,7 @@ def table(rows):
 
     def line(cells):
         return "| " + " | ".join(cell.rjust(width) if i in numeric else cell.ljust(width)
-                                 for i, (cell, width) in enumerate(zip(cells, widths))) + " |"
+                                 for i, (cell, width) in enumerate(zip(cells, widths, strict=True))) + " |"
 
     rule = ["-" * (width - 1) + ":" if i in numeric else "-" * width for i, width in enumerate(widths)]
     return "\n".join(map(line, [lines[0], rule, *lines[1:]]))
@@ -194,7 +194,7 @@ def plot(rows, path, title, subtitle):
         reference = ceiling_rps.get(mode)
         legend = f"{label} (ceiling {reference:,.0f} req/s)" if reference else label
         ax.bar(xs, heights, width, yerr=[low, high], capsize=3, label=legend)
-        for x, h, up in zip(xs, heights, high):  # the median, just above the whisker
+        for x, h, up in zip(xs, heights, high, strict=True):  # the median, just above the whisker
             ax.text(x, h + up + 0.015, f"{h:.2f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ax.text(len(servers) - 0.5, 1.0, " ceiling", va="bottom", ha="right", fontsize=8)

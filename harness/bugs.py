@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.variant import variant
+from harness.variant import replaced, variant
 
 STEPS = Path(__file__).resolve().parents[1] / "steps"
 
@@ -31,12 +31,10 @@ class Bug(NamedTuple):
 
     def stale(self) -> str | None:
         """Why this entry no longer applies to its step's file (None: it does)."""
-        text = self.path.read_text(encoding="utf-8")
-        for old, _ in self.replacements:
-            count = text.count(old)
-            if count != 1:
-                return f"{self.step}/{self.file}: {old[:70]!r}... occurs {count} times, expected exactly once"
-            text = text.replace(old, "")  # a later replacement must not find an earlier one's text
+        try:
+            replaced(self.path.read_text(encoding="utf-8"), self.replacements, f"{self.step}/{self.file}")
+        except ValueError as error:
+            return str(error)
         return None
 
     def variant(self) -> Path:

@@ -178,7 +178,7 @@ def send(server: ServerProcess, *pieces: bytes, **options) -> Exchange:
     mark = server.mark()
     result = exchange(server.host, server.port, *pieces, **options)
     result.server_log = lambda: server.log(since=mark)
-    result.start_hint, result.hand_port = start_hint(server), hand_port(server)
+    result.start_hint, result.hand_port = start_hint(server), server.hand_port
     return result
 
 
@@ -188,7 +188,7 @@ def connect(server: ServerProcess, timeout: float = 3.0) -> Connection:
     mark = server.mark()
     conn = Connection(server.host, server.port, timeout=timeout)
     conn.exchange.server_log = lambda: server.log(since=mark)
-    conn.exchange.start_hint, conn.exchange.hand_port = start_hint(server), hand_port(server)
+    conn.exchange.start_hint, conn.exchange.hand_port = start_hint(server), server.hand_port
     return conn
 
 
@@ -208,15 +208,9 @@ def server_command(server: ServerProcess, *more: str) -> str:
     return shlex.join(["python", path, *options])
 
 
-def hand_port(server: ServerProcess) -> int:
-    """The port ``server`` listens on when started by hand without --port: 8080 for a step
-    server, 8000 for uvicorn and for protoweb (which took uvicorn's default)."""
-    return 8000 if server.module == "uvicorn" or "protoweb" in server.script.name else 8080
-
-
 def start_hint(server: ServerProcess) -> str:
     """How to start ``server`` by hand for a failure's reproduction (the commands then use its port)."""
-    return f"start it as the test did, `{server_command(server)}`: it listens on port {hand_port(server)}"
+    return f"start it as the test did, `{server_command(server)}`: it listens on port {server.hand_port}"
 
 
 def shutdown_by_hand(server: ServerProcess, signum: int, target: str, expected: str, port: int = 8080) -> str:

@@ -32,7 +32,26 @@ UVICORN_READY = "Application startup complete."
 
 
 class ServerError(RuntimeError):
-    """The server exited, or did not say what we waited for in time."""
+    """The server exited, or did not say what we waited for in time.
+
+    ``exited``: its output ended (it stopped by itself); ``output``: what it had printed by
+    then (before anything stopping it adds, such as the traceback of a Ctrl-C)."""
+
+    def __init__(self, message: str, exited: bool = False, output: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.exited = exited
+        self.output = output or []
+
+
+def excerpt(lines: list[str], last: int = 20, width: int = 300, prefix: str = "    | ") -> str:
+    """A server's output for a failure message: its last ``last`` lines, each cut at
+    ``width`` characters (a line of a megabyte must not fill the terminal) and indented
+    with ``prefix``; "(nothing)" when it printed nothing."""
+    cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in lines[-last:]]
+    skipped = [f"({len(lines) - last} earlier lines not shown)"] if len(lines) > last else []
+    if not lines:
+        return prefix[:len(prefix) - len(prefix.lstrip())] + "(nothing)"  # the indent, without the bar
+    return "\n".join(prefix + line for line in skipped + cut)
 
 
 class ServerProcess:
@@ -58,8 +77,10 @@ class ServerProcess:
         module: str | None = None,
         ready: re.Pattern[str] = LISTENING,
         workers: int = 0,
+        hand_port: int = 8080,
     ) -> None:
         self.script = Path(script).resolve()
+        self.hand_port = hand_port  # where it listens when started by hand: what a failure's commands use
         self.module = module
         self.ready = ready
         self.workers = workers  # uvicorn's worker processes to wait for (0: not uvicorn)
@@ -82,7 +103,7 @@ class ServerProcess:
         every worker has said that it is ready."""
         app_file = Path(app_file).resolve()
         return cls(app_file, f"{app_file.stem}:app", "--workers", str(workers), *options,
-                   module="uvicorn", ready=UVICORN_RUNNING, workers=workers, **kwargs)
+                   module="uvicorn", ready=UVICORN_RUNNING, workers=workers, hand_port=8000, **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -190,14 +211,6 @@ class ServerProcess:
         with self._new_line:
             return "\n".join(self.lines[since:])
 
-    def shown_log(self, since: int = 0, lines: int = 30, width: int = 300) -> str:
-        """The log for a failure message: its last ``lines`` lines (from ``since`` on), each cut
-        at ``width`` characters, so that a line of a megabyte does not fill the terminal."""
-        with self._new_line:
-            kept = self.lines[since:]
-        cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in kept[-lines:]]
-        skipped = f"({len(kept) - lines} earlier lines not shown)\n" if len(kept) > lines else ""
-        return skipped + "\n".join(cut) if kept else "(nothing)"
 
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0,
                  count: int = 1) -> re.Match[str]:
@@ -228,7 +241,8 @@ class ServerProcess:
                     wanted = f"containing {pattern!r}" if isinstance(pattern, str) else f"matching {regex.pattern!r}"
                     raise ServerError(
                         f"{why} before {lines} {wanted}.\n"
-                        f"Server: {self.script}\nIts output:\n{self.shown_log(since)}"
+                        f"Server: {self.script}\nIts output:\n{excerpt(self.lines[since:], 30, prefix='')}",
+                        exited=self._output_ended, output=list(self.lines),
                     )
                 self._new_line.wait(left)  # woken by each new line, and at the end
 

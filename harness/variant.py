@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _folder: Path | None = None
@@ -26,18 +27,26 @@ def _temp_folder() -> Path:
     return _folder
 
 
+def replaced(text: str, replacements: Iterable[tuple[str, str]], where: str) -> str:
+    """``text`` with each ``(old, new)`` replaced, in order. Each ``old`` must occur exactly
+    once, or ValueError says which (``where`` names the text): so an edit to a step cannot
+    leave a replacement quietly doing nothing, or too much."""
+    for old, new in replacements:
+        count = text.count(old)
+        if count != 1:
+            shown = repr(old) if len(old) <= 70 else f"{old[:70]!r}..."
+            raise ValueError(f"{shown} occurs {count} times in {where}, expected exactly once")
+        text = text.replace(old, new)
+    return text
+
+
 def variant(source: str | Path, *replacements: tuple[str, str], name: str | None = None) -> Path:
-    """Copy ``source`` with each ``(old, new)`` replaced; ``old`` must occur exactly once.
+    """Copy ``source`` with each ``(old, new)`` replaced (see :func:`replaced`).
 
     Returns the path of the copy (in a temporary folder removed when Python exits).
     """
     source = Path(source)
-    text = source.read_text()
-    for old, new in replacements:
-        count = text.count(old)
-        if count != 1:
-            raise ValueError(f"{old!r} occurs {count} times in {source}, expected exactly once")
-        text = text.replace(old, new)
+    text = replaced(source.read_text(), replacements, str(source))
     target = _temp_folder() / (name or f"{source.parent.name}_{source.stem}_variant.py")
     target.write_text(text)
     return target

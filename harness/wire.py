@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.process import excerpt
+
 DEFAULT_TIMEOUT = 3.0
 # The one-liners that reproduce an exchange read until the server closes the connection or
 # says nothing for this many seconds: longer than a step server's default --timeout (5 s),
@@ -346,10 +348,7 @@ class Exchange:
         log = self.server_log() if self.server_log else ""
         if log:
             lines = log.splitlines()
-            last = ", the last 20" if len(lines) > 20 else ""
-            parts.append(f"the server logged meanwhile ({len(lines)} lines{last}):")
-            parts += ["    | " + (line if len(line) <= 300 else f"{line[:300]}... ({len(line)} characters)")
-                      for line in lines[-20:]]
+            parts += [f"the server logged meanwhile ({len(lines)} lines):", excerpt(lines)]
         yours = f"(this test's server is gone when you read this: {self.start_hint})"
         if self.by_hand:
             parts.append(self.by_hand)

@@ -531,7 +531,7 @@ def test_the_one_liner_pauses_reads_and_half_closes_as_the_test_did():
 def test_two_connections_interleaved_are_reproduced_on_two_connections():
     server = recorder(quiet=0.3)
     stand_in = SimpleNamespace(host="127.0.0.1", port=server.port, args=["--host", "127.0.0.1", "--port", "0"],
-                               script=SERVER, module=None, mark=lambda: 0, log=lambda since=0: "")
+                               script=SERVER, module=None, mark=lambda: 0, log=lambda since=0: "", hand_port=8080)
     a, b = interleave(stand_in, request("GET", "/a"), request("GET", "/b"), split=5, timeout=1)
     server.close()
     assert a.command()[1] == "on 2 connections at once (a, b), in pieces, with pauses between them"

@@ -24,7 +24,7 @@ TCP_STEPS = sorted(p.name for p in (ROOT / "steps").iterdir() if p.is_dir() and 
 def test_ctrl_c_stops_the_server_while_a_client_is_connected(step):
     server = ServerProcess(ROOT / "steps" / step / "server.py").start()
     try:
-        with socket.create_connection(server.address, timeout=3) as idle, \
+        with socket.create_connection(server.address, timeout=3) as _idle, \
                 socket.create_connection(server.address, timeout=3) as partial:
             partial.sendall(b"GET /hello_world HTTP/1.1\r\nHo")  # half a request
             time.sleep(0.1)  # let the server accept both

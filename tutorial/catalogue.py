@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from harness.variant import replaced
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the same parser, from PyPI
@@ -166,10 +168,8 @@ def reference_source(step: Step, *challenges: Challenge) -> str:
     ``old`` must occur exactly once, so a change to the step cannot leave it stale)."""
     text = step.server.read_text(encoding="utf-8")
     for challenge in challenges:
-        for old, new in challenge.reference:
-            count = text.count(old)
-            if count != 1:
-                raise CatalogueError(f"{step.name}, challenge {challenge.name!r}: {old[:60]!r}... occurs "
-                                     f"{count} times in server.py, expected exactly once")
-            text = text.replace(old, new)
+        try:
+            text = replaced(text, challenge.reference, f"{step.name}/server.py")
+        except ValueError as error:
+            raise CatalogueError(f"challenge {challenge.name!r}: {error}") from None
     return text

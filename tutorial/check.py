@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.process import ServerError, ServerProcess
+from harness.process import ServerError, ServerProcess, excerpt
 from tutorial.catalogue import ROOT, Challenge, Step, Task
 
 # A server that has not said "Listening on" by then is not going to (the tests of the
@@ -47,7 +47,6 @@ class Outcome:
 
     number: int
     title: str
-    hints: tuple[str, ...]
     tests: list[str] = field(default_factory=list)  # the tests pytest collected for it
     passed: list[str] = field(default_factory=list)
     failed: str | None = None  # the failing test, if any
@@ -66,7 +65,6 @@ class Result:
     challenges: bool
     outcomes: list[Outcome]
     seconds: float
-    output: str = ""  # pytest's own output, shown only when pytest itself failed
 
     @property
     def passed(self) -> bool:
@@ -119,8 +117,7 @@ def start_file(file: Path, seconds: float = STARTUP_SECONDS) -> None:
     try:
         server.start()
     except ServerError as error:
-        exited = str(error).startswith("the server's output ended")  # else: out of time, and stopped by us
-        raise LearnerProblem(_why_not_started(file, server, seconds, exited)) from None
+        raise LearnerProblem(_why_not_started(file, error, server.returncode, seconds)) from None
     finally:
         server.stop()
     if server.port not in (0, port):
@@ -152,21 +149,19 @@ def _learner_lines(lines: list[str]) -> list[str]:
     return kept
 
 
-def _why_not_started(file: Path, server: ServerProcess, seconds: float, exited: bool) -> str:
-    output = _learner_lines([line for line in server.lines if line.strip()])
-    if not exited and output and output[-1] == "KeyboardInterrupt" and "Traceback (most recent call last):" in output:
-        output = output[:output.index("Traceback (most recent call last):")]  # how we stopped it: not its words
-    shown = "\n".join("    | " + line for line in output[-8:]) or "    (nothing)"
+def _why_not_started(file: Path, error: ServerError, returncode: int | None, seconds: float) -> str:
+    output = _learner_lines([line for line in error.output if line.strip()])
+    shown = excerpt(output, 8)
     run = f"Run `python {file.name} --port 0` to see it for yourself."
     if _IN_USE.search("\n".join(output)):
         return (f"{file.name} could not listen: the address is already in use. The checks start it with "
                 "`--port 0` (any free port): does it pass the port it is given to bind() / create_server()? "
                 f"Is another copy of it still running?\nIt printed:\n{shown}")
-    if exited:
+    if error.exited:
         errors = [line for line in output if _ERROR_LINE.match(line)]
         places = [match for line in output
                   if (match := re.search(r'File "([^"]+)", line (\d+)', line)) and Path(match[1]).name == file.name]
-        stopped = f"stopped with {errors[-1]}" if errors else f"exited (status {server.returncode})"
+        stopped = f"stopped with {errors[-1]}" if errors else f"exited (status {returncode})"
         where = f" at line {places[-1][2]}" if places else ""
         return (f"{file.name} {stopped}{where}, before it said `Listening on HOST:PORT`.\n"
                 f"The end of what it printed:\n{shown}\n{run}")
@@ -181,7 +176,7 @@ def run_check(step: Step, file: Path, challenges: bool = False,
     ``on_event`` is called with each of the plugin's report lines as they come."""
     started = time.monotonic()
     compile_file(file)
-    outcomes = [Outcome(item.number, item.title, item.hints) for item in items_of(step, challenges)]
+    outcomes = [Outcome(item.number, item.title) for item in items_of(step, challenges)]
     try:
         start_file(file)
     except NotBound as problem:
@@ -224,13 +219,12 @@ def run_check(step: Step, file: Path, challenges: bool = False,
             else:
                 outcome.passed.append(event["test"])
         elif event["event"] == "result" and event["outcome"] == "failed":  # a test in no task
-            extra = Outcome(0, "a test that belongs to no task", (), [event["test"]], [], event["test"],
-                            event["message"])
-            outcomes.append(extra)
+            outcomes.append(Outcome(0, "a test that belongs to no task", [event["test"]], [], event["test"],
+                                    event["message"]))
     ended = any(event["event"] == "end" for event in events)
-    result = Result(step, challenges, outcomes, time.monotonic() - started, "" if ended else text)
+    result = Result(step, challenges, outcomes, time.monotonic() - started)
     if not ended or (process.returncode not in (0, 1, 2) and not result.first_failure):
-        raise LearnerProblem("pytest stopped before the checks ran:\n" + _tail(text))
+        raise LearnerProblem("pytest stopped before the checks ran:\n" + excerpt(text.strip().splitlines(), 25))
     return result
 
 
@@ -253,7 +247,3 @@ def _follow(process: subprocess.Popen, report: Path, events: list[dict],
                 raise LearnerProblem(f"the checks took more than {RUN_SECONDS // 60} minutes: stopped")
             time.sleep(0.05)
 
-
-def _tail(text: str, lines: int = 25) -> str:
-    kept = text.strip().splitlines()[-lines:]
-    return "\n".join("    | " + line for line in kept)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.process import ServerProcess
+from harness.process import ServerProcess, excerpt
 from tutorial.catalogue import find_step
 
 
@@ -121,9 +121,8 @@ def _server_gone(item: pytest.Item) -> str:
     """When the test's server has died, that is the root cause: say so, with its last words."""
     for value in getattr(item, "funcargs", {}).values():
         if isinstance(value, ServerProcess) and value.process is not None and value.returncode is not None:
-            last = "\n".join("    | " + line for line in value.lines[-12:]) or "    (nothing)"
             return (f"\n\nYour server is not running any more: it exited with status {value.returncode} "
-                    f"during the test. The end of its output:\n{last}")
+                    f"during the test. The end of its output:\n{excerpt(value.lines, 12)}")
     return ""
 
 

@@ -1,7 +1,6 @@
 """aiohttp.web: the other common asyncio server, with its own HTTP implementation."""
 
 from aiohttp import web
-
 from common import BACKLOG, HELLO, announce, arguments, listen
 
 

@@ -12,7 +12,6 @@ import asyncio
 import json
 
 import httptools
-
 from common import HELLO, announce, arguments, listen
 
 

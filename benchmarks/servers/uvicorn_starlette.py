@@ -1,10 +1,9 @@
 """Starlette under uvicorn: a typical small production ASGI stack."""
 
+from common import HELLO, run_uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from common import HELLO, run_uvicorn
 
 
 async def hello_world(request):

@@ -115,7 +115,6 @@ show_code(f"{STEP}/client.py", "def main")
 # %%
 from harness.show import run_client, show_diff
 
-
 mark = server.mark()
 done = run_client(f"{STEP}/client.py", "--port", str(server.port))
 line = server.wait_for("This is another message", since=mark).string
@@ -227,7 +226,7 @@ assert b_wait > 0.3, "B should have waited for A's slow request"
 import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(7, 1.8))
-for row, (name, (start, end)) in enumerate(results.items()):
+for row, (start, end) in enumerate(results.values()):
     ax.barh(row, end - start, left=start - t0, color=["#ef6c00", "#1e88e5"][row])
     ax.text(end - t0 + 0.01, row, f"{end - start:.2f} s", va="center")
 ax.set_yticks([0, 1], list(results))

@@ -296,7 +296,6 @@ print(server.log())
 # %%
 from harness.show import run_client
 
-
 mark = server.mark()
 assert run_client(f"{STEP}/client.py", "--port", str(server.port)).returncode == 0
 print("server log:", server.wait_for("Request: GET / None", since=mark).string)

@@ -158,7 +158,6 @@ show_code(f"{STEP}/client.py", "async def send")
 # %%
 from harness.show import run_client
 
-
 assert "HTTP/1.1 200 OK" in run_client(f"{STEP}/client.py", "--port", str(server.port)).stdout
 
 # %% [markdown]

@@ -87,7 +87,7 @@ assert answer.status_code == 200 and answer.json() == {**big, "hello": "back"} a
 # %%
 text = '{"city": "Zürich"}'
 data = text.encode("utf-8")
-cut = data.index("ü".encode("utf-8")) + 1  # between the two bytes of ü
+cut = data.index("ü".encode()) + 1  # between the two bytes of ü
 for piece in (data[:cut], data[cut:]):
     try:
         print(piece, "->", piece.decode("utf-8"))
@@ -158,7 +158,6 @@ print(server.log())
 
 # %%
 from harness.show import run_client
-
 
 done = run_client(f"{STEP}/client.py", "--port", str(server.port))
 assert '{"key1": "value1", "key2": "value2", "hello": "back"}' in done.stdout

@@ -79,7 +79,6 @@ print(server.log())
 # %%
 from harness.show import run_client
 
-
 assert "HTTP/1.1 404 Not Found" in run_client(f"{STEP}/client.py", "--port", str(server.port)).stdout
 
 # %% [markdown]

@@ -219,7 +219,7 @@ import time
 crowds = {name: [] for name in servers}
 waits = {name: [] for name in servers}
 started = time.monotonic()
-for batch in range(4):
+for _ in range(4):
     for name, srv in servers.items():
         crowds[name] += [socket.create_connection(srv.address, timeout=3) for _ in range(50)]
         ex = exchange(srv.host, srv.port, request("GET", "/hello_world"))

@@ -259,8 +259,9 @@ print(uvi.log())
 # cell checks that the two columns match:
 
 # %%
-from harness import exchange, request
 from IPython.display import Markdown, display
+
+from harness import exchange, request
 
 JSON = {"Content-Type": "application/json", "Connection": "close"}
 CLOSE = {"Connection": "close"}

@@ -45,7 +45,8 @@ def check_log(srv: ServerProcess) -> None:
 def protoweb_server(*options: str, app: str = "feature_app:app", env: dict[str, str] | None = None,
                     host: str = "127.0.0.1") -> ServerProcess:
     """A ``python -m protoweb APP OPTIONS`` server (not started yet), run from tests/apps."""
-    return ServerProcess(CLI, app, *options, env={"PYTHONWARNINGS": "default", **(env or {})}, host=host)
+    return ServerProcess(CLI, app, *options, env={"PYTHONWARNINGS": "default", **(env or {})}, host=host,
+                         hand_port=8000)  # protoweb's default, as uvicorn's
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,15 @@ import sys
 import time
 import weakref
 
-import protoweb.log
 import pytest
+
+import protoweb.log
+from harness import chunked, parse_response, request
 from protoweb import App, Config, Response
 from protoweb.connection import LINGER_SECONDS, HTTPConnection, ServerState, State
 from protoweb.flow import FlowControl
 from protoweb.log import AccessLog
 from protoweb.server import HTTPServer
-
-from harness import chunked, parse_response, request
 
 CONFIG = Config(keep_alive_timeout=5.0, request_timeout=10.0, send_timeout=20.0)  # one number each
 JUST = 2 ** -6  # "just before" / "just after" a deadline; a power of two, so the sums are exact

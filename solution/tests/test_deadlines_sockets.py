@@ -43,7 +43,7 @@ def trickle(sock, first, byte, every=0.05, limit=TIMEOUT + SLACK + 2):
             if not chunk:
                 return data, time.monotonic() - started
             data += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
         except ConnectionResetError:  # closed while our last byte was on its way
             return data, time.monotonic() - started
@@ -134,7 +134,7 @@ def holds_connection(pid, server_port, client_port):
     with open("/proc/net/tcp") as table:
         for line in table.read().splitlines()[1:]:
             fields = line.split()
-            if fields[1].endswith(":%04X" % server_port) and fields[2].endswith(":%04X" % client_port):
+            if fields[1].endswith(f":{server_port:04X}") and fields[2].endswith(f":{client_port:04X}"):
                 inodes.add(f"socket:[{fields[9]}]")
     fds = f"/proc/{pid}/fd"
     for fd in os.listdir(fds):

@@ -139,7 +139,7 @@ def test_json_with_a_lone_surrogate_round_trips(server, send):
     mark = server.mark()
     result = send(server, request("POST", "/json", '["\\ud800", "é"]'), until_closed=False)
     assert result.response.status == 200, result.explain()
-    assert result.response.body == '{"received": ["\\ud800", "\\u00e9"]}'.encode()
+    assert result.response.body == b'{"received": ["\\ud800", "\\u00e9"]}'
     assert json.loads(result.response.body) == {"received": ["\ud800", "é"]}
     assert "Traceback" not in server.log(since=mark)
 

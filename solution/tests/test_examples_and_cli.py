@@ -26,7 +26,7 @@ def hello():
 
 @pytest.fixture(scope="module")
 def notes():
-    yield from one_server(lambda: ServerProcess(EXAMPLES / "notes_api.py"))
+    yield from one_server(lambda: ServerProcess(EXAMPLES / "notes_api.py", hand_port=8000))
 
 
 def test_hello_world_get_byte_exact(hello):
@@ -101,7 +101,8 @@ def test_the_help_example_works_from_the_repository_root():
     command = re.search(r"python -m protoweb (\S+ --app-dir \S+)", shown)
     assert command, shown
     location, _, app_dir = command.group(1).partition(" --app-dir ")
-    srv = ServerProcess(EXAMPLES / "hello_world.py", location, "--app-dir", app_dir, module="protoweb", cwd=root)
+    srv = ServerProcess(EXAMPLES / "hello_world.py", location, "--app-dir", app_dir, module="protoweb", cwd=root,
+                        hand_port=8000)
     srv.start()
     try:
         answer = send(srv, request("GET", "/hello_world"), until_closed=False)

@@ -35,7 +35,7 @@ def main():
             sock.settimeout(delay)
             try:
                 data = sock.recv(MAX)
-            except socket.timeout:
+            except TimeoutError:
                 pass
             except ConnectionError:  # the OS says nobody listens there (yet): wait anyway
                 time.sleep(delay)

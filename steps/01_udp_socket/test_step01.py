@@ -6,6 +6,7 @@ import threading
 import time
 
 from harness.checks import assert_stops_cleanly, random_text
+from harness.process import excerpt
 
 ANSWER = b"Your data has been received"
 
@@ -17,10 +18,11 @@ def ask(server, data, timeout=3.0):
         sock.sendto(data, server.address)
         try:
             answer, sender = sock.recvfrom(65535)
-        except socket.timeout:
-            log = "\n".join("    | " + line for line in server.log(since=mark).splitlines()[-10:]) or "    (nothing)"
+        except TimeoutError:
+            log = excerpt(server.log(since=mark).splitlines(), 10)
             raise AssertionError(
-                f"no answer within {timeout:g} s to a datagram of {len(data)} bytes sent to {server.host}:{server.port}: "
+                f"no answer within {timeout:g} s to a datagram of {len(data)} bytes sent to "
+                f"{server.host}:{server.port}: "
                 "the server should answer every datagram it receives (recvfrom) with sendto(answer, address), "
                 f"to the address recvfrom gave it.\nThe server logged meanwhile:\n{log}") from None
         return answer, sender, sock.getsockname()

@@ -33,7 +33,7 @@ def test_pieces_split_at_odd_places_are_put_back_together(server):
     url, body = f"/split/{random_word(12)}?x={random_word()}", random_text(20).encode()
     data = request("POST", url, body)
     cuts = [2, 9, 14, 30, len(data) - len(body) + 3, len(data) - 2]  # in the method, URL, headers, body
-    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     send(server, *pieces, pause=0.02, timeout=0.1)
     logged(server, "POST", url, body)
 

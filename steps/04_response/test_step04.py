@@ -7,7 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from harness import request
-from harness.checks import TRACEBACK_END, assert_no_answer, assert_valid_http, assert_stops_cleanly, http, interleave, json_response, random_word, send
+from harness.checks import (
+    TRACEBACK_END,
+    assert_no_answer,
+    assert_stops_cleanly,
+    assert_valid_http,
+    http,
+    interleave,
+    json_response,
+    random_word,
+    send,
+)
 
 HELLO = {"hello": "back"}
 
@@ -21,7 +31,7 @@ def test_get_hello_world_is_a_complete_json_response(server):
 def test_the_bytes_on_the_wire(server):
     """Status line, CRLF after every line, an empty line, then exactly Content-Length bytes."""
     ex = send(server, request("GET", "/hello_world"))
-    ex.response  # the strict parse first: a framing mistake fails here, named, with its fix
+    _ = ex.response  # the strict parse first: a framing mistake fails here, named, with its fix
     head, _, body = ex.received.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     assert lines[0] == b"HTTP/1.1 200 OK", ex.explain()

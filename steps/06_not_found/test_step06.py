@@ -7,7 +7,16 @@ import subprocess
 import pytest
 
 from harness import request
-from harness.checks import TRACEBACK_END, assert_stops_cleanly, assert_valid_http, interleave, json_response, random_text, random_word, send
+from harness.checks import (
+    TRACEBACK_END,
+    assert_stops_cleanly,
+    assert_valid_http,
+    interleave,
+    json_response,
+    random_text,
+    random_word,
+    send,
+)
 
 JSON = {"Content-Type": "application/json"}
 NOT_FOUND = {"message": "Not Found"}

@@ -79,7 +79,7 @@ def test_a_percent_encoded_name_is_decoded(server):
     assert body == {"hello": "Jürgen"}, ex.explain(
         f'expected {{"hello": "Jürgen"}}, got {body}: decode each parameter (urllib.parse.unquote) '
         "once the path has matched")
-    assert ex.response.body == '{"hello": "Jürgen"}'.encode("utf-8"), ex.explain(
+    assert ex.response.body == '{"hello": "Jürgen"}'.encode(), ex.explain(
         'expected exactly the UTF-8 bytes of {"hello": "Jürgen"} (json.dumps with ensure_ascii=False)')
 
 

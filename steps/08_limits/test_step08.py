@@ -116,7 +116,7 @@ def trickle(server, data: bytes, every: float, timeout: float) -> Exchange:
             sock.settimeout(max(wake - time.monotonic(), 0.001))
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except ConnectionResetError:
                 ex.reset = True
@@ -249,7 +249,8 @@ def test_header_fields_over_16_kib_get_431(server):
     one = {"X-Big": random_word(MAX_HEADER + 100)}
     for headers in (many, one):
         ex = send(server, request("GET", "/hello_world", headers=headers))
-        assert str(MAX_HEADER) in message_of(ex, 431), ex.explain(f"the message should say the limit, {MAX_HEADER} bytes")
+        assert str(MAX_HEADER) in message_of(ex, 431), ex.explain(
+            f"the message should say the limit, {MAX_HEADER} bytes")
     still_serves(server)
 
 
@@ -328,7 +329,8 @@ def test_an_incomplete_request_gets_408_after_the_timeout(limited):
         message = message_of(ex, 408)
         assert re.search(rf"\b{TIMEOUT}(\.0+)?\b", message), ex.explain(
             f"the message should say the time limit, {TIMEOUT} s")
-        assert EARLIEST <= ex.seconds < LATEST, ex.explain(f"the 408 came after {ex.seconds:.2f} s with --timeout {TIMEOUT}")
+        assert EARLIEST <= ex.seconds < LATEST, ex.explain(
+            f"the 408 came after {ex.seconds:.2f} s with --timeout {TIMEOUT}")
 
 
 def test_a_trickling_client_gets_408_at_the_deadline_counted_from_connect(limited):
@@ -416,7 +418,8 @@ def test_200_silent_and_trickling_clients_do_not_hold_up_others_and_are_all_clos
         if open_:
             problems.append(f"{len(open_)} of {len(connections)} {kind} clients were still connected "
                             f"{LATEST:g} s after connecting; {ARMED_AT_CONNECT}")
-        early = sorted(seconds for sock, _ in connections if (seconds := ends[sock][0]) is not None and seconds < EARLIEST)
+        early = sorted(seconds for sock, _ in connections
+                       if (seconds := ends[sock][0]) is not None and seconds < EARLIEST)
         if early:
             problems.append(f"{len(early)} {kind} clients were closed before the timeout, after {early[0]:.2f} s")
         for sock, _ in connections:

@@ -13,8 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness import request
-from harness import FramingFailure
+from harness import FramingFailure, request
 from harness.checks import (
     TRACEBACK_END,
     assert_stops_cleanly,
@@ -83,10 +82,10 @@ def test_headers_come_back_with_lower_case_names_and_values_intact(server):
         random_word(20),
     ]
     repeated, first, second = f"X-Repeated-{random_word(4)}", random_word(), f"{random_word()}:{random_word()}"
-    data = headers_request(*(f"{n}: {v}" for n, v in zip(names, values)),
+    data = headers_request(*(f"{n}: {v}" for n, v in zip(names, values, strict=True)),
                            f"{repeated}: {first}", f"{repeated.upper()}: {second}")
     ex = send(server, data, until_closed=False)
-    expected = {"host": "localhost:8080", **{n.lower(): v for n, v in zip(names, values)},
+    expected = {"host": "localhost:8080", **{n.lower(): v for n, v in zip(names, values, strict=True)},
                 repeated.lower(): f"{first}, {second}"}
     got = json_response(ex, 200, closes=False)
     assert got.get("host") == "localhost:8080", ex.explain(
@@ -124,7 +123,8 @@ def test_invalid_json_gets_a_400_and_the_connection_stays_open(server):
         for bad in (b"{oops", "just text é".encode(), b"\xff\xfe garbage", b"[" * 100_000,
                     b'{"a": "\\ud800"}', b'{"a": "\xed\xa0\x80"}'):
             answer = ask(conn, request("POST", "/hello_world", bad, JSON), 400)
-            assert isinstance(answer, dict) and answer.get("message"), conn.exchange.explain('expected {"message": ...}')
+            assert isinstance(answer, dict) and answer.get("message"), conn.exchange.explain(
+                'expected {"message": ...}')
         assert ask(conn, request("POST", "/hello_world", b"[1, 2]", JSON), 400).get("message")
         body = json.dumps(sent, ensure_ascii=False).encode()
         ask(conn, request("POST", "/hello_world", body, JSON), 200, {**sent, "hello": "back"})

@@ -508,7 +508,8 @@ class App:
             return
 
         async def respond(response):  # an ASGI answer: its status and headers, then its body
-            fields = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.header_fields()]
+            fields = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                      for name, value in response.header_fields()]
             await send({"type": "http.response.start", "status": response.status_code, "headers": fields})
             await send({"type": "http.response.body", "body": response.content})
 

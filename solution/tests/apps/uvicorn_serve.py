@@ -28,8 +28,10 @@ sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind((args.host, args.port))
 sock.listen(128)
-print("Listening on %s:%d" % sock.getsockname()[:2], flush=True)
+host, port = sock.getsockname()[:2]
+print(f"Listening on {host}:{port}", flush=True)
+config = uvicorn.Config(args.app, log_level="info", lifespan="on", root_path=args.root_path)
 try:
-    uvicorn.Server(uvicorn.Config(args.app, log_level="info", lifespan="on", root_path=args.root_path)).run(sockets=[sock])
+    uvicorn.Server(config).run(sockets=[sock])
 except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
     pass
