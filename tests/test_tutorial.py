@@ -21,13 +21,16 @@ from tutorial.state import NAME as STATE
 from tutorial.state import State
 
 STEP03, STEP04 = find_step("03"), find_step("04")
+# rich wraps its tables to the terminal's width (COLUMNS when there is no terminal): what
+# these tests read must not depend on the width of the terminal that runs them.
+ENVIRONMENT = {**os.environ, "COLUMNS": "120"}
 
 
 def tutorial(folder: Path, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     """``tutorial ARGS`` in ``folder``, as a learner types it; bounded in time."""
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "tutorial", *args], cwd=folder, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, **env})
+                          timeout=timeout, stdin=subprocess.DEVNULL, env={**ENVIRONMENT, **env})
     done.seconds = time.monotonic() - started  # type: ignore[attr-defined]  # for the assertions' messages
     output = done.stdout + done.stderr
     # (A learner's server may print a traceback: shown indented, after "| ". Not the command's own.)
@@ -101,7 +104,7 @@ def test_watch_checks_again_on_every_save_and_ctrl_c_ends_it(tmp_path):
     # Started as a script starts a command in the background: with SIGINT ignored. Ctrl-C
     # (kill -INT) must stop it all the same.
     process = subprocess.Popen([sys.executable, "-m", "tutorial", "watch"], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, env=ENVIRONMENT,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
@@ -229,7 +232,7 @@ def test_the_console_script_and_the_module_are_one_command(tmp_path):
     script = Path(sys.executable).with_name("tutorial")
     if not script.exists():
         pytest.skip(f"no console script next to {sys.executable} (not installed with pip install -e .)")
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30, env=ENVIRONMENT)
     assert done.returncode == 0 and "start" in done.stdout and "watch" in done.stdout
     assert tutorial(tmp_path, "--help").stdout == done.stdout
 

@@ -424,14 +424,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
         say(f"Watching {ctx.shown}: save it to check again; Ctrl-C stops.", "dim")
 
     try:
-        run_once()
         # watchfiles (a kept library, on the system's file events) waits for a change: editors
         # save by writing the file, or by writing a new one and renaming it over the old.
-        for _changes in watchfiles.watch(target.parent, raise_interrupt=True,
+        # It starts watching when its generator first runs, and keeps the changes made while
+        # a check runs for the next round; so the first check waits for its first yield (an
+        # empty one after a short timeout), or a save during that check would be missed.
+        checked = False
+        for changes in watchfiles.watch(target.parent, raise_interrupt=True, rust_timeout=200, yield_on_timeout=True,
                                         watch_filter=lambda _, path: Path(path).resolve() == target):
-            if target.is_file():
-                say()
+            if not checked or (changes and target.is_file()):
+                if checked:
+                    say()
                 run_once()
+                checked = True
     except KeyboardInterrupt:
         say("\nStopped watching.")
     return 0
