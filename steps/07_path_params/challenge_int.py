@@ -64,3 +64,19 @@ def test_a_plain_parameter_is_still_text(server):
         fail(ex, f'expected {{"hello": "42"}}, got {json.dumps(body)}: a plain {{name}} is text, whatever it '
                  "looks like; only {name:int} is converted")
     json_response(get(server, "/hello/J%C3%BCrgen"), 200, {"hello": "Jürgen"})
+
+
+def test_a_number_too_long_for_int_still_gets_an_answer(server):
+    # Digits, but 5,000 of them: int() refuses strings of over 4,300 digits (ValueError, since
+    # Python 3.11 and 3.10.7: converting them takes quadratic time). Either answer is fine: the
+    # 404 of a segment that is no int after all, or the sum, from a Python without that limit.
+    digits = "9" * 5000
+    ex = get(server, f"/add/{digits}/1")
+    if not ex.received:
+        fail(ex, "no answer to /add/<5,000 digits>/1: int() raised ValueError (Python refuses to convert "
+                 "over 4,300 digits; the server's log, below, shows it) and the request was never answered. "
+                 "Treat a value int() refuses as a segment that does not match: try the next route, or 404")
+    if ex.response.status == 404:
+        json_response(ex, 404, NOT_FOUND)
+        return
+    json_response(ex, 200, {"sum": int(digits) + 1})

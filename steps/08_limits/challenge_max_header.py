@@ -39,9 +39,12 @@ def message_of_431(ex, limit: int) -> str:
         ex.closed = True  # closed with some of our bytes unread: the reset ends it too
     body = json_response(ex, 431)
     message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, str) and str(DEFAULT) in message and str(limit) not in message:
+        cause = "it says the constant MAX_HEADER_SIZE: make the message with the server's own limit"
+    else:
+        cause = f"put the limit's number in the message (... exceed {limit} bytes)"
     assert isinstance(message, str) and str(limit) in message, ex.explain(
-        f'expected {{"message": "..."}} that names the limit, {limit} bytes, got {body!r}: make the message '
-        "with the server's own limit, not with the constant MAX_HEADER_SIZE")
+        f'expected {{"message": "..."}} that says the limit in bytes, {limit}, got {body!r}: {cause}')
     return message
 
 
