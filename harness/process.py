@@ -43,15 +43,36 @@ class ServerError(RuntimeError):
         self.output = output or []
 
 
+# A traceback's frame line, and the installed code (Python's own, site-packages) it may point at.
+FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
+# (The harness's own launcher, which runs the server's file, is not the server's code either.)
+INSTALLED = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(Path(__file__).parent)})
+
+
 def excerpt(lines: list[str], last: int = 20, width: int = 300, prefix: str = "    | ") -> str:
     """A server's output for a failure message: its last ``last`` lines, each cut at
     ``width`` characters (a line of a megabyte must not fill the terminal) and indented
-    with ``prefix``; "(nothing)" when it printed nothing."""
-    cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in lines[-last:]]
-    skipped = [f"({len(lines) - last} earlier lines not shown)"] if len(lines) > last else []
+    with ``prefix``; "(nothing)" when it printed nothing. Of the earlier lines, a
+    traceback's frames in the server's own code are kept, each with its line of code:
+    a long traceback ends in asyncio's and json's frames, and begins in the one frame
+    that says which line of the server to fix."""
     if not lines:
         return prefix[:len(prefix) - len(prefix.lstrip())] + "(nothing)"  # the indent, without the bar
-    return "\n".join(prefix + line for line in skipped + cut)
+    earlier, shown = lines[:-last], lines[-last:]
+    own: set[int] = set()
+    for index, line in enumerate(earlier):
+        frame = FRAME.match(line)
+        if frame and not frame["path"].startswith(INSTALLED) and not frame["path"].startswith("<"):
+            own.update((index, index + 1))  # the frame, then its source line
+    kept = [earlier[index] for index in sorted(own) if index < len(earlier)]
+    if len(kept) < len(earlier):
+        note = f"({len(earlier) - len(kept)} earlier lines not shown" + (", but for the frames in the server's code:)"
+                                                                          if kept else ")")
+        shown = [note, *kept, *(["..."] if kept else []), *shown]
+    else:
+        shown = lines
+    cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in shown]
+    return "\n".join(prefix + line for line in cut)
 
 
 class ServerProcess:

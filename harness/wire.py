@@ -288,10 +288,14 @@ class Exchange:
                                  "connection (a server that keeps connections alive does not say that)")
             return (f"no answer to {which}: {before}the server {how} without a byte of its answer. "
                     f"Likely causes: {'; or '.join(causes)}.")
+        unread = "." if log else (
+            "; or the bytes never reached your code: asyncio calls a Protocol's methods by their exact names "
+            "(connection_made, data_received), and one misspelt is never called, without an error: is "
+            "data_received spelled exactly, and does it feed the parser?")
         return (f"no answer to {which}: {before}nothing came for it, and the connection is still open. "
                 "Likely causes: no route for its path and method (before step 06 such a request gets no "
                 "answer: is the route registered, for this method?), or a handler still running, or one "
-                f"that died without answering (an exception in a task nobody awaits): {see_log}.")
+                f"that died without answering (an exception in a task nobody awaits): {see_log}{unread}")
 
     def _said_close(self) -> bool:
         """Whether the last answer that came said Connection: close."""
@@ -348,7 +352,12 @@ class Exchange:
         log = self.server_log() if self.server_log else ""
         if log:
             lines = log.splitlines()
-            parts += [f"the server logged meanwhile ({len(lines)} lines):", excerpt(lines)]
+            parts += [f"the server logged meanwhile ({len(lines)} line{'s' if len(lines) != 1 else ''}):",
+                      excerpt(lines)]
+            if "was never awaited" in log:  # the warning names the coroutine; say what it means
+                parts.append("(\"never awaited\": calling a coroutine function only makes a coroutine, which runs "
+                             "once something awaits it or makes it a task. A plain callback, such as the parser's "
+                             "on_message_complete, cannot await: start it with loop.create_task(...).)")
         yours = f"(this test's server is gone when you read this: {self.start_hint})"
         if self.by_hand:
             parts.append(self.by_hand)

@@ -81,8 +81,10 @@ def pytest_runtest_call(item: pytest.Item):
         item.framing_failure = problem  # for a fixture's teardown: the test already said what is wrong
         first = _FRAMING_SHOWN.setdefault((_script_for(item.config, item.path), problem.kind), item.nodeid)
         if first == item.nodeid:
-            failure.args = (f"{failure.args[0]}\n(Fix this first: the step's other checks that fail for the same "
-                            "reason are skipped, with 'see the framing failure above'.)",)
+            # (`tutorial check` stops at the first failure: there, no skip follows to explain.)
+            if not item.config.pluginmanager.has_plugin("tutorial-task-runner"):
+                failure.args = (f"{failure.args[0]}\n(Fix this first: the step's other checks that fail for the "
+                                "same reason are skipped, with 'see the framing failure above'.)",)
             raise
         # The same reason for every such skip: pytest's summary folds them into one line.
         pytest.skip(f"see the framing failure above ({first.split('::')[-1]}: {problem.summary})")

@@ -24,7 +24,16 @@ from types import SimpleNamespace
 import pytest
 
 from harness import Connection, FramingFailure, ServerProcess, chunked, exchange, request
-from harness.checks import assert_stops_cleanly, interleave, json_response, server_command, shutdown_by_hand, start_hint
+from harness.checks import (
+    assert_stops_cleanly,
+    interleave,
+    json_response,
+    send,
+    server_command,
+    shutdown_by_hand,
+    start_hint,
+)
+from harness.process import excerpt
 from harness.variant import variant
 from harness.wire import (
     Exchange,
@@ -323,7 +332,10 @@ def test_silence_on_an_open_connection_is_no_answer_too(tiny):
         "no answer to request 1 (GET /nowhere HTTP/1.1): nothing came for it, and the connection is still open. "
         "Likely causes: no route for its path and method (before step 06 such a request gets no answer: is the "
         "route registered, for this method?), or a handler still running, or one that died without answering "
-        "(an exception in a task nobody awaits): the server logged nothing meanwhile.")
+        "(an exception in a task nobody awaits): the server logged nothing meanwhile; or the bytes never reached "
+        "your code: asyncio calls a Protocol's methods by their exact names (connection_made, data_received), and "
+        "one misspelt is never called, without an error: is data_received spelled exactly, and does it feed the "
+        "parser?")
 
 
 def test_a_close_announced_by_the_answer_before_is_named_first(tiny):
@@ -609,3 +621,35 @@ def test_the_shutdown_one_liner_shows_the_request_in_flight_answered_or_cut():
     right, broken = (out[name][0].decode() + out[name][1].decode() for name in ("right", "broken"))
     assert "HTTP/1.1 200 OK" in right and '{"slept_ms": 500}' in right and "Server stopped" in right, right
     assert "Empty reply from server" in broken and "200 OK" not in broken and "Server stopped" in broken, broken
+
+
+def test_a_long_traceback_keeps_the_frames_in_the_servers_own_code(tmp_path):
+    """The last lines of a traceback are in json's code; the line to fix is in the server's."""
+    script = tmp_path / "my_server.py"
+    script.write_text("import json\nfor n in range(30):\n    print('log line', n)\n\n\n"
+                      "def handle(body):\n    return json.loads(body)\n\n\nhandle('{not json')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    lines = (done.stdout + done.stderr).splitlines()
+    shown = excerpt(lines, last=4)
+    assert f'File "{script}", line 7, in handle' in shown and "return json.loads(body)" in shown, shown
+    assert "log line 29" not in shown and "json.decoder.JSONDecodeError" in shown.splitlines()[-1], shown
+    assert excerpt(lines[:3], last=4) == "    | log line 0\n    | log line 1\n    | log line 2"
+
+
+def test_a_coroutine_never_awaited_is_explained():
+    """The classic asyncio mistake: dispatch() called from a plain callback, never awaited."""
+    scheduled = """        task = asyncio.get_running_loop().create_task(
+            self.router.dispatch(request, self.request_callback_handler)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)"""
+    never = variant(SERVER, (scheduled, "        self.router.dispatch(request, self.request_callback_handler)"),
+                    name="never_awaited_server.py")
+    with ServerProcess(never) as server:
+        ex = send(server, request("GET", "/hello_world"), timeout=1)
+        server.wait_for("was never awaited")
+        with pytest.raises(NoAnswer) as caught:
+            _ = ex.response
+    assert "coroutine 'Router.dispatch' was never awaited" in str(caught.value)
+    assert "A plain callback, such as the parser's on_message_complete, cannot await: start it with " \
+           "loop.create_task(...)" in str(caught.value)

@@ -112,8 +112,11 @@ def _message(excinfo: pytest.ExceptionInfo | None) -> str:
         text = str(excinfo.value)
         # pytest appends its own account of a failing `assert x, message` to the message
         # ("assert False", "+ where ..."); the message is the explanation a learner needs.
+        # A message that is only the exchange (explain() with no problem of its own) needs
+        # pytest's account too: it is the only one that says what was compared.
         message, explained, _ = text.partition("\nassert ")
-        return message if explained and message.strip() else text
+        says_what = message.strip() and not message.lstrip().startswith("sent to ")
+        return message if explained and says_what else text
     return excinfo.exconly().strip()
 
 

@@ -33,11 +33,11 @@ async def main(host, port):
     message = "GET /hello_world HTTP/1.1\r\nHost: example.com\r\n\r\n"
     try:
         await asyncio.wait_for(send(host, port, message), TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:  # first: from Python 3.11 on, a TimeoutError is an OSError too
+        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"Could not talk to {host}:{port}: {error!r}; is the server running?", file=sys.stderr)
-        return 1
-    except asyncio.TimeoutError:
-        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
         return 1
     return 0
 

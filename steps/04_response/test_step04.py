@@ -34,9 +34,13 @@ def test_the_bytes_on_the_wire(server):
     _ = ex.response  # the strict parse first: a framing mistake fails here, named, with its fix
     head, _, body = ex.received.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
-    assert lines[0] == b"HTTP/1.1 200 OK", ex.explain()
+    assert lines[0] == b"HTTP/1.1 200 OK", ex.explain(
+        f"the status line is {lines[0]!r}; expected b'HTTP/1.1 200 OK': the version, the code, then the "
+        "reason phrase exactly as RFC 9110 spells it (http.HTTPStatus(200).phrase)")
     assert b"\n" not in head.replace(b"\r\n", b""), ex.explain("a bare LF in the head")
-    assert b"Content-Length: %d" % len(body) in lines, ex.explain()
+    assert b"Content-Length: %d" % len(body) in lines, ex.explain(
+        f"expected the header line Content-Length: {len(body)}, the body's length in bytes: without it a client "
+        "cannot tell where the body ends, except by waiting for the connection to close")
 
 
 def test_query_string_routes_to_the_same_handler(server):
@@ -104,7 +108,9 @@ def test_bad_input_does_not_stop_the_server(server):
 def test_client_prints_the_response(server, run_client):
     assert_valid_http(server, request("GET", "/hello_world"))  # the client shows what comes, valid or not
     done = run_client(server.port)
-    assert done.returncode == 0, done.stderr
+    why = (" It reads until the server closes the connection: does response_writer close the transport after "
+           "writing the answer?") if "No complete answer" in done.stderr else ""
+    assert done.returncode == 0, f"the step's client.py failed: {done.stderr.strip()}{why}"
     assert "HTTP/1.1 200 OK" in done.stdout and '{"hello": "back"}' in done.stdout
 
 

@@ -47,7 +47,10 @@ def test_non_ascii_round_trips_with_a_byte_content_length(server):
     ex = post(server, json.dumps(sent, ensure_ascii=False).encode("utf-8"))
     json_response(ex, 200, {**sent, "hello": "back"})  # checks Content-Length == body bytes
     body = ex.response.body
-    assert len(body) > len(body.decode("utf-8")), "the test needs multi-byte characters in the body"
+    assert len(body) > len(body.decode("utf-8")), ex.explain(
+        "your answer's body is all ASCII: json.dumps wrote the non-ASCII characters as \\u escapes (its default, "
+        "ensure_ascii=True). This step sends JSON as UTF-8 text, json.dumps(..., ensure_ascii=False).encode('utf-8'), "
+        "so that a character can take several bytes and Content-Length must count the bytes")
 
 
 def test_the_articles_post_example(server):
@@ -80,7 +83,8 @@ def test_a_chunked_body(server):
 
 
 def test_invalid_json_gets_a_400_with_a_json_message(server):
-    for bad in (b"{not json", b"\xff\xfe\x00garbage", b'{"a": 1', "just text é".encode()):
+    # b"\x80abc" is not UTF-8 (UnicodeDecodeError); the \xff\xfe one starts like UTF-16 (JSONDecodeError).
+    for bad in (b"{not json", b"\xff\xfe\x00garbage", b"\x80abc", b'{"a": 1', "just text é".encode()):
         ex = post(server, bad)
         answer = json_response(ex, 400)
         assert isinstance(answer, dict) and answer.get("message"), ex.explain("expected {\"message\": ...}")

@@ -55,11 +55,11 @@ async def talk(host, port):
 async def main(host, port):
     try:
         await asyncio.wait_for(talk(host, port), TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:  # first: from Python 3.11 on, a TimeoutError is an OSError too
+        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
+        return 1
     except (OSError, asyncio.IncompleteReadError) as error:
         print(f"Could not talk to {host}:{port}: {error!r}; is the server running?", file=sys.stderr)
-        return 1
-    except asyncio.TimeoutError:
-        print(f"No complete answer within {TIMEOUT_SECONDS:g} s.", file=sys.stderr)
         return 1
     return 0
 
