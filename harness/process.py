@@ -49,15 +49,25 @@ FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
 INSTALLED = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(Path(__file__).parent)})
 
 
+# Lines of a server's output that a newcomer to asyncio cannot read yet, and what they mean:
+# said once under the output, wherever it is shown.
+EXPLAINED = {
+    "was never awaited": ('"never awaited": calling a coroutine function only makes a coroutine, which runs once '
+                          "something awaits it or makes it a task. A plain callback, such as the parser's "
+                          "on_message_complete, cannot await: start it with loop.create_task(...)."),
+}
+
+
 def excerpt(lines: list[str], last: int = 20, width: int = 300, prefix: str = "    | ") -> str:
     """A server's output for a failure message: its last ``last`` lines, each cut at
     ``width`` characters (a line of a megabyte must not fill the terminal) and indented
     with ``prefix``; "(nothing)" when it printed nothing. Of the earlier lines, a
     traceback's frames in the server's own code are kept, each with its line of code:
     a long traceback ends in asyncio's and json's frames, and begins in the one frame
-    that says which line of the server to fix."""
+    that says which line of the server to fix. Then what EXPLAINED says of its lines."""
+    indent = prefix[:len(prefix) - len(prefix.lstrip())]  # the prefix without its bar
     if not lines:
-        return prefix[:len(prefix) - len(prefix.lstrip())] + "(nothing)"  # the indent, without the bar
+        return indent + "(nothing)"
     earlier, shown = lines[:-last], lines[-last:]
     own: set[int] = set()
     for index, line in enumerate(earlier):
@@ -65,14 +75,16 @@ def excerpt(lines: list[str], last: int = 20, width: int = 300, prefix: str = " 
         if frame and not frame["path"].startswith(INSTALLED) and not frame["path"].startswith("<"):
             own.update((index, index + 1))  # the frame, then its source line
     kept = [earlier[index] for index in sorted(own) if index < len(earlier)]
-    if len(kept) < len(earlier):
-        note = f"({len(earlier) - len(kept)} earlier lines not shown" + (", but for the frames in the server's code:)"
-                                                                          if kept else ")")
-        shown = [note, *kept, *(["..."] if kept else []), *shown]
-    else:
+    hidden = len(earlier) - len(kept)
+    if not hidden:
         shown = lines
+    elif kept:
+        shown = [f"({hidden} earlier lines not shown, but for the frames in the server's code:)", *kept, "...", *shown]
+    else:
+        shown = [f"({hidden} earlier lines not shown)", *shown]
     cut = [line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)" for line in shown]
-    return "\n".join(prefix + line for line in cut)
+    notes = [f"{indent}({text})" for pattern, text in EXPLAINED.items() if any(pattern in line for line in lines)]
+    return "\n".join([*(prefix + line for line in cut), *notes])
 
 
 class ServerProcess:

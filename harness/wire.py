@@ -354,10 +354,6 @@ class Exchange:
             lines = log.splitlines()
             parts += [f"the server logged meanwhile ({len(lines)} line{'s' if len(lines) != 1 else ''}):",
                       excerpt(lines)]
-            if "was never awaited" in log:  # the warning names the coroutine; say what it means
-                parts.append("(\"never awaited\": calling a coroutine function only makes a coroutine, which runs "
-                             "once something awaits it or makes it a task. A plain callback, such as the parser's "
-                             "on_message_complete, cannot await: start it with loop.create_task(...).)")
         yours = f"(this test's server is gone when you read this: {self.start_hint})"
         if self.by_hand:
             parts.append(self.by_hand)

@@ -33,7 +33,7 @@ from harness.checks import (
     shutdown_by_hand,
     start_hint,
 )
-from harness.process import excerpt
+from harness.process import ServerError, excerpt
 from harness.variant import variant
 from harness.wire import (
     Exchange,
@@ -653,3 +653,14 @@ def test_a_coroutine_never_awaited_is_explained():
     assert "coroutine 'Router.dispatch' was never awaited" in str(caught.value)
     assert "A plain callback, such as the parser's on_message_complete, cannot await: start it with " \
            "loop.create_task(...)" in str(caught.value)
+    # Step 03 answers nothing yet: its tests wait for the handler's log line instead, and
+    # that failure shows the server's output too, with the same explanation.
+    step03 = variant(ROOT / "steps" / "03_router" / "server.py",
+                     ("        task = asyncio.get_running_loop().create_task(self.router.dispatch(request))\n"
+                      "        self.tasks.add(task)\n        task.add_done_callback(self.tasks.discard)",
+                      "        self.router.dispatch(request)"), name="never_awaited_03_server.py")
+    with ServerProcess(step03) as server:
+        send(server, request("GET", "/hello_world"), timeout=0.5)
+        with pytest.raises(ServerError) as waited:
+            server.wait_for("Handle: GET /hello_world", timeout=1)
+    assert "was never awaited" in str(waited.value) and "start it with loop.create_task(...)" in str(waited.value)

@@ -28,7 +28,7 @@ def check_says_timeout(ex, index: int, what: str) -> None:
         f"(the server runs with --timeout {TIMEOUT}); {WHERE}")
     # Its value is a list of parameters (timeout=5, max=100 as many servers send): other
     # parameters may come with it; the timeout one must be there, once, a whole number.
-    parameters = [part.strip().partition("=") for part in said.split(",")]
+    parameters = [part.partition("=") for part in said.split(",")]
     timeouts = [value.strip() for name, _, value in parameters if name.strip().lower() == "timeout"]
     assert len(timeouts) == 1, ex.explain(
         f"{what} says Keep-Alive: {said}; expected a timeout parameter, once: Keep-Alive: {EXPECTED} (the server's "
