@@ -179,7 +179,8 @@ def test_a_bare_lf_server_fails_once_then_skips_with_the_reason():
     bare_lf = variant(SERVER, ('return ("\\r\\n".join(head) + "\\r\\n\\r\\n")', 'return ("\\n".join(head) + "\\n\\n")'),
                       name="bare_lf_server.py")
     done = subprocess.run([sys.executable, "-m", "pytest", str(SERVER.parent), "--server", str(bare_lf),
-                           "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           "-q", "-p", "no:cacheprovider", "--color=no"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and "::test_get_hello_world_is_a_complete_json_response" in failed[0], done.stdout
     assert "your server sent a bare \\n after 'HTTP/1.1 200 OK'" in done.stdout, done.stdout
@@ -377,7 +378,7 @@ def broken_shutdown() -> Path:
 def test_an_aborted_request_in_flight_fails_both_shutdown_tests_and_skips_nothing():
     """The issue's own case: both twins (SIGTERM, SIGINT) fail on "no answer", in full."""
     done = subprocess.run([sys.executable, "-m", "pytest", "steps/10_app", "--server", str(broken_shutdown()),
-                           "-q", "-p", "no:cacheprovider", "-k", "graceful_shutdown"],
+                           "-q", "-p", "no:cacheprovider", "--color=no", "-k", "graceful_shutdown"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     # "FAILED <node id> - <message>": how much of the message shows depends on the terminal's width
     failed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("FAILED")]

@@ -22,8 +22,10 @@ from tutorial.state import State
 
 STEP03, STEP04 = find_step("03"), find_step("04")
 # rich wraps its tables to the terminal's width (COLUMNS when there is no terminal): what
-# these tests read must not depend on the width of the terminal that runs them.
-ENVIRONMENT = {**os.environ, "COLUMNS": "120"}
+# these tests read must not depend on the width of the terminal that runs them. Nor on
+# a variable that forces colour into a pipe (rich and pytest obey them).
+FORCING_COLOUR = ("FORCE_COLOR", "PY_COLORS", "CLICOLOR_FORCE", "TTY_COMPATIBLE")
+ENVIRONMENT = {**{name: value for name, value in os.environ.items() if name not in FORCING_COLOUR}, "COLUMNS": "120"}
 
 
 def tutorial(folder: Path, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:

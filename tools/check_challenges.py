@@ -26,7 +26,7 @@ from tutorial.catalogue import all_steps, find_step, reference_source  # noqa: E
 def run_tests(test_file: Path, server: Path) -> tuple[bool, str]:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(test_file), "--server", str(server), "-q", "-x",
-         "-p", "no:cacheprovider", "--tb=line", "-W", "error::DeprecationWarning"],
+         "-p", "no:cacheprovider", "--tb=line", "--color=no", "-W", "error::DeprecationWarning"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]

@@ -27,7 +27,8 @@ from harness.bugs import BUGS  # noqa: E402  (the one catalogue: the notebooks s
 
 def run(step: str, file: str, buggy: Path) -> subprocess.CompletedProcess[str]:
     option = "--server" if file == "server.py" else "--client"
-    command = [sys.executable, "-m", "pytest", f"steps/{step}", "-q", "-x", "--timeout", "60", option, str(buggy)]
+    command = [sys.executable, "-m", "pytest", f"steps/{step}", "-q", "-x", "--timeout", "60", "--color=no",
+               option, str(buggy)]  # plain text whatever FORCE_COLOR says: the names are read below
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 

@@ -189,7 +189,7 @@ def run_check(step: Step, file: Path, challenges: bool = False,
         report.touch()
         command = [sys.executable, "-m", "pytest", *targets, "--server", str(file), "-p", "tutorial.plugin",
                    "--tutorial-step", step.number, "--tutorial-report", str(report), "-q", "-p", "no:cacheprovider",
-                   "--rootdir", str(ROOT), *(["--tutorial-challenges"] if challenges else [])]
+                   "--color=no", "--rootdir", str(ROOT), *(["--tutorial-challenges"] if challenges else [])]
         output_path = Path(scratch) / "pytest.txt"
         events: list[dict] = []
         with output_path.open("w+", encoding="utf-8", errors="replace") as output:
